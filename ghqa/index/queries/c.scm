@@ -1,0 +1,46 @@
+; Tags for C. In each pattern, @definition.<kind> is the whole definition (its span becomes the
+; symbol's lines) and @name its name; where the name sits at the bottom of a declarator chain
+; (pointers, arrays, function pointers), @declarator is captured and the indexer walks down to it.
+; References put @reference.<kind> on the name node itself. Kinds follow ctags where they overlap.
+
+(function_definition declarator: (_) @declarator) @definition.function
+
+(preproc_def name: (identifier) @name) @definition.macro
+(preproc_function_def name: (identifier) @name) @definition.macro
+
+(struct_specifier name: (type_identifier) @name body: (field_declaration_list)) @definition.struct
+(union_specifier name: (type_identifier) @name body: (field_declaration_list)) @definition.union
+(enum_specifier name: (type_identifier) @name body: (enumerator_list)) @definition.enum
+(enumerator name: (identifier) @name) @definition.enumerator
+
+(type_definition declarator: (_) @declarator) @definition.typedef
+(field_declaration declarator: (_) @declarator) @definition.field
+
+; File-scope variables, also inside #if blocks (extern declarations and prototypes are dropped).
+(translation_unit (declaration declarator: (_) @declarator) @definition.variable)
+(preproc_if (declaration declarator: (_) @declarator) @definition.variable)
+(preproc_ifdef (declaration declarator: (_) @declarator) @definition.variable)
+(preproc_else (declaration declarator: (_) @declarator) @definition.variable)
+(preproc_elif (declaration declarator: (_) @declarator) @definition.variable)
+; Kernel macros can make the parser wrap a whole file in an ERROR node.
+(ERROR (declaration declarator: (_) @declarator) @definition.variable)
+
+; Kernel-style definitions through macros: SYSCALL_DEFINE3(name, ...) { ... } defines sys_name.
+((expression_statement
+   (call_expression
+     function: (identifier) @_macro
+     arguments: (argument_list . (identifier) @name))) @start
+ .
+ (compound_statement) @definition.function
+ (#match? @_macro "^(COMPAT_)?SYSCALL_DEFINE[0-6]$")
+ (#set! prefix "sys_"))
+
+; References: the capture @reference.<kind> sits on the name node itself.
+(call_expression function: (identifier) @reference.call)
+(call_expression function: (field_expression field: (field_identifier) @reference.call))
+(struct_specifier name: (type_identifier) @reference.type !body)
+(union_specifier name: (type_identifier) @reference.type !body)
+(enum_specifier name: (type_identifier) @reference.type !body)
+(type_descriptor type: (type_identifier) @reference.type)
+(parameter_declaration type: (type_identifier) @reference.type)
+(declaration type: (type_identifier) @reference.type)

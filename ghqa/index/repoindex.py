@@ -1,0 +1,144 @@
+"""Reading the index of one snapshot: files, symbols, definitions, callers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .files import FileEntry
+from .store import IndexStore
+from .symbols import CALLABLE_KINDS, CONTAINER_KINDS, Reference, Symbol
+
+if TYPE_CHECKING:
+    from ..fetch import Checkout
+
+#: Order in which definitions of the same name are listed: real bodies before members.
+_KIND_RANK = {
+    **{k: 0 for k in CALLABLE_KINDS},
+    **{k: 1 for k in CONTAINER_KINDS},
+    "typedef": 1,
+    "macro": 2,
+    "variable": 3,
+    "constant": 3,
+    "enumerator": 4,
+    "field": 5,
+}
+
+_SYMBOLS = """
+SELECT f.path, s.line, s.end_line, s.name, s.kind, s.scope
+FROM files f JOIN symbols s ON s.blob = f.blob
+WHERE f.snapshot = ? AND f.flags = ''
+"""
+_REFS = """
+SELECT f.path, r.line, r.name, r.kind, r.caller
+FROM files f JOIN refs r ON r.blob = f.blob
+WHERE f.snapshot = ? AND f.flags = ''
+"""
+
+
+class RepoIndex:
+    """The files and symbols of a checkout's paths at its pinned commit."""
+
+    def __init__(self, store: IndexStore, snapshot: int, checkout: Checkout):
+        self.store = store
+        self.snapshot = snapshot
+        self.checkout = checkout
+
+    @property
+    def commit(self) -> str:
+        return self.checkout.commit
+
+    def close(self) -> None:
+        self.store.close()
+
+    def files(self) -> list[FileEntry]:
+        rows = self.store.db.execute(
+            "SELECT f.path, b.size, f.lang, b.sha, f.flags, b.flags FROM files f "
+            "JOIN blobs b ON b.id = f.blob WHERE f.snapshot = ? ORDER BY f.path",
+            (self.snapshot,),
+        ).fetchall()
+        return [
+            FileEntry(path, size, lang or None, sha, _flags(pflags) | _flags(bflags))
+            for path, size, lang, sha, pflags, bflags in rows
+        ]
+
+    def symbols(
+        self,
+        name: str | None = None,
+        kind: str | None = None,
+        path: str | None = None,
+        prefix: str | None = None,
+    ) -> list[Symbol]:
+        """Definitions, filtered by exact ``name``, name ``prefix``, ``kind`` and ``path`` (a
+        file, or a directory and everything below it)."""
+        sql = _SYMBOLS
+        args: list[object] = [self.snapshot]
+        if name is not None:
+            sql += " AND s.name = ?"
+            args.append(name)
+        if prefix:
+            sql += " AND s.name >= ? AND s.name < ?"
+            args += [prefix, prefix + "\U0010ffff"]
+        if kind is not None:
+            sql += " AND s.kind = ?"
+            args.append(kind)
+        if path:
+            path = path.strip("/")
+            sql += " AND (f.path = ? OR (f.path >= ? AND f.path < ?))"
+            args += [path, path + "/", path + "0"]  # "0" sorts right after "/"
+        sql += " ORDER BY f.path, s.line"
+        return [Symbol(*row) for row in self.store.db.execute(sql, args)]
+
+    def definitions(self, name: str) -> list[Symbol]:
+        """Where ``name`` is defined, bodies (functions, types) first."""
+        found = self.symbols(name=name)
+        return sorted(found, key=lambda s: (_KIND_RANK.get(s.kind, 3), s.path, s.line))
+
+    def references(self, name: str, kind: str | None = None) -> list[Reference]:
+        sql = _REFS + " AND r.name = ?"
+        args: list[object] = [self.snapshot, name]
+        if kind is not None:
+            sql += " AND r.kind = ?"
+            args.append(kind)
+        sql += " ORDER BY f.path, r.line"
+        return [Reference(*row) for row in self.store.db.execute(sql, args)]
+
+    def callers(self, name: str) -> list[Reference]:
+        """The call sites of ``name``, each with its enclosing function."""
+        return self.references(name, kind="call")
+
+    def callees(self, name: str) -> list[Reference]:
+        """The calls made inside the definitions of ``name``."""
+        sql = _REFS + " AND r.caller = ? AND r.kind = 'call' ORDER BY f.path, r.line"
+        return [Reference(*row) for row in self.store.db.execute(sql, (self.snapshot, name))]
+
+    def file_symbols(self, path: str) -> list[Symbol]:
+        sql = _SYMBOLS + " AND f.path = ? ORDER BY s.line, s.end_line DESC"
+        return [Symbol(*row) for row in self.store.db.execute(sql, (self.snapshot, path))]
+
+    def enclosing(self, path: str, line: int) -> Symbol | None:
+        """The innermost function or type definition in ``path`` that contains ``line``."""
+        best: Symbol | None = None
+        for s in self.file_symbols(path):
+            if s.line <= line <= s.end_line and _KIND_RANK.get(s.kind, 3) <= 1:
+                if best is None or s.end_line - s.line < best.end_line - best.line:
+                    best = s
+        return best
+
+    def stats(self) -> dict[str, int]:
+        db = self.store.db
+        files = db.execute(
+            "SELECT count(*) FROM files WHERE snapshot = ?", (self.snapshot,)
+        ).fetchone()[0]
+        symbols = db.execute(
+            "SELECT count(*) FROM files f JOIN symbols s ON s.blob = f.blob WHERE f.snapshot = ?",
+            (self.snapshot,),
+        ).fetchone()[0]
+        refs = db.execute(
+            "SELECT count(*) FROM files f JOIN refs r ON r.blob = f.blob WHERE f.snapshot = ?",
+            (self.snapshot,),
+        ).fetchone()[0]
+        return {"files": files, "symbols": symbols, "references": refs}
+
+
+def _flags(text: str) -> frozenset[str]:
+    return frozenset(text.split(",")) if text else frozenset()

@@ -1,0 +1,190 @@
+"""The index store: SQLite, content-addressed by blob.
+
+Symbols and references belong to a blob (a file's content, with its language), so a file that
+did not change between two commits is never parsed again. A *snapshot* names the files of one
+commit under some paths; it is written in the same transaction as any blob it needed, so a
+snapshot that exists is complete, and a run killed half way leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ..errors import IndexingError
+from .symbols import RefRow, SymbolRow
+
+#: Bump when extraction changes: the file name carries it, so old indexes are simply not used.
+INDEX_VERSION = 1
+_SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS blobs(
+    id INTEGER PRIMARY KEY,
+    sha TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    flags TEXT NOT NULL,
+    UNIQUE(sha, lang)
+);
+CREATE TABLE IF NOT EXISTS symbols(
+    blob INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    scope TEXT
+);
+CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
+CREATE INDEX IF NOT EXISTS symbols_blob ON symbols(blob);
+CREATE TABLE IF NOT EXISTS refs(
+    blob INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    caller TEXT
+);
+CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
+CREATE INDEX IF NOT EXISTS refs_blob ON refs(blob);
+CREATE TABLE IF NOT EXISTS snapshots(
+    id INTEGER PRIMARY KEY,
+    commit_sha TEXT NOT NULL,
+    paths TEXT NOT NULL,
+    created REAL NOT NULL,
+    UNIQUE(commit_sha, paths)
+);
+CREATE TABLE IF NOT EXISTS files(
+    snapshot INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    blob INTEGER NOT NULL,
+    lang TEXT NOT NULL,
+    flags TEXT NOT NULL,
+    PRIMARY KEY(snapshot, path)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS files_blob ON files(blob, snapshot);
+"""
+
+BlobKey = tuple[str, str]  # sha, grammar applied ("" for none)
+FileRow = tuple[str, BlobKey, str, frozenset[str]]  # path, blob, language, path flags
+BlobRow = tuple[BlobKey, int, frozenset[str], list[SymbolRow], list[RefRow]]
+
+
+def store_path(cache_root: Path) -> Path:
+    return cache_root / f"index-v{INDEX_VERSION}.sqlite"
+
+
+def paths_key(paths: Sequence[str]) -> str:
+    return json.dumps(sorted(paths))
+
+
+class IndexStore:
+    """A connection to the index database (one per thread)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
+            self.db.execute("PRAGMA busy_timeout = 60000")
+            if self.db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+                self.db.execute("COMMIT")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as e:
+            raise IndexingError(
+                f"The index at {path} is unusable ({e}): delete it and run again"
+            ) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def snapshot(self, commit: str, paths: Sequence[str]) -> int | None:
+        row = self.db.execute(
+            "SELECT id FROM snapshots WHERE commit_sha = ? AND paths = ?",
+            (commit, paths_key(paths)),
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def known_blobs(self, keys: Iterable[BlobKey]) -> dict[BlobKey, int]:
+        """Ids of the (sha, lang) pairs already in the store."""
+        found: dict[tuple[str, str], int] = {}
+        keys = list(keys)
+        for i in range(0, len(keys), 400):
+            part = keys[i : i + 400]
+            shas = sorted({k[0] for k in part})
+            marks = ",".join("?" * len(shas))
+            rows = self.db.execute(
+                f"SELECT id, sha, lang FROM blobs WHERE sha IN ({marks})", shas
+            ).fetchall()
+            wanted = set(part)
+            for blob_id, sha, lang in rows:
+                if (sha, lang) in wanted:
+                    found[(sha, lang)] = blob_id
+        return found
+
+    def write_snapshot(
+        self,
+        commit: str,
+        paths: Sequence[str],
+        files: Sequence[FileRow],
+        new_blobs: Sequence[BlobRow],
+    ) -> int:
+        """Store new blobs with their symbols, then the snapshot of ``files``, in one
+        transaction."""
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            existing = self.snapshot(commit, paths)
+            if existing is not None:  # another process finished the same work first
+                db.execute("COMMIT")
+                return existing
+            ids = self.known_blobs([b[0] for b in new_blobs])
+            sym_rows: list[tuple[object, ...]] = []
+            ref_rows: list[tuple[object, ...]] = []
+            for key, size, flags, syms, refs in new_blobs:
+                if key in ids:
+                    continue
+                cur = db.execute(
+                    "INSERT INTO blobs(sha, lang, size, flags) VALUES (?, ?, ?, ?)",
+                    (key[0], key[1], size, ",".join(sorted(flags))),
+                )
+                blob_id = int(cur.lastrowid or 0)
+                ids[key] = blob_id
+                sym_rows.extend((blob_id, *s) for s in syms)
+                ref_rows.extend((blob_id, *r) for r in refs)
+            db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?)", sym_rows)
+            db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?)", ref_rows)
+            ids.update(self.known_blobs([f[1] for f in files if f[1] not in ids]))
+            cur = db.execute(
+                "INSERT INTO snapshots(commit_sha, paths, created) VALUES (?, ?, ?)",
+                (commit, paths_key(paths), time.time()),
+            )
+            snapshot = int(cur.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO files(snapshot, path, blob, lang, flags) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (snapshot, path, ids[key], lang, ",".join(sorted(fl)))
+                    for path, key, lang, fl in files
+                ],
+            )
+            db.execute("COMMIT")
+            return snapshot
+        except sqlite3.OperationalError as e:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise IndexingError(
+                f"Cannot write the index at {self.path} ({e}): free disk space or set "
+                "GHQA_CACHE_DIR to a writable directory"
+            ) from None
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise

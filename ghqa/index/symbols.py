@@ -1,0 +1,249 @@
+"""Symbols from source text: definitions with full line spans, and references (calls, type uses).
+
+Extraction runs the tree-sitter tags query of the file's language (``queries/<lang>.scm``). A
+definition pattern captures ``@definition.<kind>`` (the whole definition: its span becomes the
+symbol's lines) with either ``@name`` or ``@declarator`` (the top of a C-style declarator chain,
+walked down to the declared name); an optional ``@start`` moves the start line, and a
+``(#set! prefix "...")`` directive prefixes the name. A reference pattern puts
+``@reference.<kind>`` on the name node. Each reference gets the innermost enclosing function or
+method as its caller.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+import tree_sitter as ts
+
+from .languages import has_grammar, parser, queries
+
+#: Definition kinds whose bodies are "callers" of the calls they contain.
+CALLABLE_KINDS = frozenset({"function", "method", "constructor"})
+#: Kinds that contain other definitions (the ``scope`` of what they contain).
+CONTAINER_KINDS = frozenset(
+    {"class", "struct", "union", "enum", "interface", "trait", "impl", "module", "namespace",
+     "type"}
+)  # fmt: skip
+#: Variable-like kinds are dropped when they sit inside a function body (those are locals).
+_SCOPED_KINDS = frozenset({"variable", "constant"})
+_LOCAL_SCOPES = frozenset(
+    {"compound_statement", "function_definition", "function_item", "method_declaration",
+     "constructor_declaration", "function_declaration", "method_definition",
+     "function_expression", "generator_function_declaration", "arrow_function", "lambda",
+     "lambda_expression", "func_literal"}
+)  # fmt: skip
+#: Node types that end a declarator chain: the declared name.
+_LEAVES = frozenset(
+    {"identifier", "field_identifier", "type_identifier", "destructor_name", "operator_name",
+     "property_identifier"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A definition: ``name`` of ``kind`` at ``path`` lines ``line``..``end_line`` (1-based)."""
+
+    path: str
+    line: int
+    end_line: int
+    name: str
+    kind: str
+    scope: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A use of ``name`` (``kind`` is ``call`` or ``type``) at ``path:line``, inside ``caller``."""
+
+    path: str
+    line: int
+    name: str
+    kind: str
+    caller: str | None
+
+
+def extract(lang: str, source: bytes, path: str = "") -> tuple[list[Symbol], list[Reference]]:
+    """Definitions and references in ``source``; empty for languages without a grammar."""
+    defs, refs = extract_rows(lang, source)
+    return (
+        [Symbol(path, line, end, name, kind, scope) for name, kind, line, end, scope in defs],
+        [Reference(path, line, name, kind, caller) for name, kind, line, caller in refs],
+    )
+
+
+SymbolRow = tuple[str, str, int, int, "str | None"]  # name, kind, line, end_line, scope
+RefRow = tuple[str, str, int, "str | None"]  # name, kind, line, caller
+
+
+def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow]]:
+    """Like :func:`extract`, as plain tuples (what the index stores)."""
+    if not has_grammar(lang):
+        return [], []
+    blank = _blanker(lang)
+    if blank is not None:
+        source = blank(source)
+    defs_query, refs_query = queries(lang)
+    root = parser(lang).parse(source).root_node
+    defs = _with_scopes(_definitions(defs_query, root))
+    raw: list[tuple[int, str, str]] = []
+    if refs_query is not None:
+        for key, nodes in ts.QueryCursor(refs_query).captures(root).items():
+            if key.startswith("reference."):
+                kind = key[len("reference.") :]
+                raw.extend((n.start_point.row + 1, _text(n), kind) for n in nodes)
+    raw.sort()
+    return defs, _with_callers(defs, raw)
+
+
+def _definitions(q: ts.Query, root: ts.Node) -> list[SymbolRow]:
+    defs: list[SymbolRow] = []
+    seen: set[tuple[str, str, int]] = set()
+    for pattern, caps in ts.QueryCursor(q).matches(root):
+        name_node, is_function = _name_node(caps)
+        if name_node is None:
+            continue
+        name = _text(name_node)
+        kind_key = next((k for k in caps if k.startswith("definition.")), None)
+        if not name or kind_key is None:
+            continue
+        kind = kind_key[len("definition.") :]
+        node = caps[kind_key][0]
+        if kind in _SCOPED_KINDS and (is_function or _is_local(node) or _is_extern(node)):
+            continue
+        prefix = q.pattern_settings(pattern).get("prefix")
+        if prefix:
+            name = f"{prefix}{name}"
+        start = (caps["start"][0] if "start" in caps else node).start_point.row + 1
+        ident = (name, kind, start)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        end = node.end_point.row + (0 if node.end_point.column == 0 else 1)
+        defs.append((name, kind, start, max(start, end), None))
+    defs.sort(key=lambda s: (s[2], -s[3]))
+    return defs
+
+
+def _text(node: ts.Node) -> str:
+    return (node.text or b"").decode("utf-8", "replace")
+
+
+def _name_node(caps: dict[str, list[ts.Node]]) -> tuple[ts.Node | None, bool]:
+    """The node naming the match, and whether its declarator declares a function (not a pointer
+    to one): ``@name`` directly, or the bottom of the ``@declarator`` chain."""
+    if "name" in caps:
+        return caps["name"][0], False
+    if "declarator" not in caps:
+        return None, False
+    node: ts.Node | None = caps["declarator"][0]
+    function = False
+    while node is not None:
+        kind = node.type
+        if kind in _LEAVES:
+            return node, function
+        if kind == "function_declarator":
+            function = True
+        elif kind == "parenthesized_declarator":
+            function = False
+            node = node.named_children[0] if node.named_children else None
+            continue
+        elif kind in ("qualified_identifier", "template_function"):
+            node = node.child_by_field_name("name")
+            continue
+        child = node.child_by_field_name("declarator")
+        if child is None and kind == "reference_declarator" and node.named_children:
+            child = node.named_children[-1]  # C++ `T& name`: the declarator has no field name
+        node = child
+    return None, False
+
+
+def _is_local(node: ts.Node) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.type in _LOCAL_SCOPES:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _is_extern(node: ts.Node) -> bool:
+    return any(c.type == "storage_class_specifier" and c.text == b"extern" for c in node.children)
+
+
+def _with_scopes(defs: list[SymbolRow]) -> list[SymbolRow]:
+    """Fill ``scope`` with the innermost enclosing container (class, struct, ...) or callable."""
+    out: list[SymbolRow] = []
+    stack: list[SymbolRow] = []
+    for d in defs:
+        name, kind, line, end, _ = d
+        while stack and stack[-1][3] < line:
+            stack.pop()
+        scope = next((o[0] for o in reversed(stack) if end <= o[3]), None)
+        out.append((name, kind, line, end, scope) if scope else d)
+        if kind in CONTAINER_KINDS or kind in CALLABLE_KINDS:
+            stack.append(d)
+    return out
+
+
+def _with_callers(defs: list[SymbolRow], raw: list[tuple[int, str, str]]) -> list[RefRow]:
+    """Attach the innermost enclosing callable to each reference (``raw`` sorted by line)."""
+    callables = [(d[2], d[3], d[0]) for d in defs if d[1] in CALLABLE_KINDS]
+    starts = [c[0] for c in callables]
+    refs: list[RefRow] = []
+    append = refs.append
+    bisect_right = bisect.bisect_right
+    for line, name, kind in raw:
+        caller = None
+        i = bisect_right(starts, line) - 1
+        while i >= 0:  # innermost: the latest-starting callable that still contains the line
+            if callables[i][1] >= line:
+                caller = callables[i][2]
+                break
+            i -= 1
+        append((name, kind, line, caller))
+    return refs
+
+
+@functools.cache
+def _blanker(lang: str) -> Callable[[bytes], bytes] | None:
+    """For C-family languages: a function that blanks annotation macros (``queries/c.blank``)
+    with spaces, keeping every byte offset and line number."""
+    if lang not in ("c", "cpp"):
+        return None
+    text = resources.files("ghqa.index").joinpath("queries").joinpath("c.blank").read_text()
+    plain: set[bytes] = set()
+    calls: set[bytes] = set()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            (calls if line.endswith("()") else plain).add(line.removesuffix("()").encode())
+    heads = sorted({w[:2] if w.startswith(b"__") else w for w in plain | calls})
+    candidates = re.compile(rb"\b(?:" + b"|".join(re.escape(h) for h in heads) + rb")\w*")
+    args = re.compile(rb"\s*\((?:[^()\n]|\([^()\n]*\))*\)")
+
+    def blank(source: bytes) -> bytes:
+        out: bytearray | None = None
+        for m in candidates.finditer(source):
+            word = m.group(0)
+            end = m.end()
+            if word in calls:
+                a = args.match(source, end)
+                if a is None:
+                    continue
+                end = a.end()
+            elif word not in plain:
+                continue
+            line_start = source.rfind(b"\n", 0, m.start()) + 1
+            if source.startswith(b"#", line_start):  # keep `#define NAME`, `#undef NAME`
+                continue
+            if out is None:
+                out = bytearray(source)
+            out[m.start() : end] = b" " * (end - m.start())
+        return source if out is None else bytes(out)
+
+    return blank
