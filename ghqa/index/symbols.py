@@ -29,6 +29,8 @@ CONTAINER_KINDS = frozenset(
     {"class", "struct", "union", "enum", "interface", "trait", "impl", "module", "namespace",
      "type"}
 )  # fmt: skip
+#: A function defined directly inside one of these is a method.
+_CLASS_KINDS = frozenset({"class", "struct", "union", "interface", "trait", "impl"})
 #: Variable-like kinds are dropped when they sit inside a function body (those are locals).
 _SCOPED_KINDS = frozenset({"variable", "constant"})
 _LOCAL_SCOPES = frozenset(
@@ -104,7 +106,7 @@ def _definitions(q: ts.Query, root: ts.Node) -> list[SymbolRow]:
     defs: list[SymbolRow] = []
     seen: set[tuple[str, str, int]] = set()
     for pattern, caps in ts.QueryCursor(q).matches(root):
-        name_node, is_function = _name_node(caps)
+        name_node, is_function, owner = _name_node(caps)
         if name_node is None:
             continue
         name = _text(name_node)
@@ -124,7 +126,9 @@ def _definitions(q: ts.Query, root: ts.Node) -> list[SymbolRow]:
             continue
         seen.add(ident)
         end = node.end_point.row + (0 if node.end_point.column == 0 else 1)
-        defs.append((name, kind, start, max(start, end), None))
+        if kind == "function" and owner:  # C++ `Foo::bar() {...}`, defined out of line
+            kind = "method"
+        defs.append((name, kind, start, max(start, end), owner))
     defs.sort(key=lambda s: (s[2], -s[3]))
     return defs
 
@@ -133,19 +137,21 @@ def _text(node: ts.Node) -> str:
     return (node.text or b"").decode("utf-8", "replace")
 
 
-def _name_node(caps: dict[str, list[ts.Node]]) -> tuple[ts.Node | None, bool]:
-    """The node naming the match, and whether its declarator declares a function (not a pointer
-    to one): ``@name`` directly, or the bottom of the ``@declarator`` chain."""
+def _name_node(caps: dict[str, list[ts.Node]]) -> tuple[ts.Node | None, bool, str | None]:
+    """The node naming the match, whether its declarator declares a function (not a pointer to
+    one), and the qualifier of a qualified name (``Foo`` in ``Foo::bar``): ``@name`` directly,
+    or the bottom of the ``@declarator`` chain."""
     if "name" in caps:
-        return caps["name"][0], False
+        return caps["name"][0], False, None
     if "declarator" not in caps:
-        return None, False
+        return None, False, None
     node: ts.Node | None = caps["declarator"][0]
     function = False
+    owner: str | None = None
     while node is not None:
         kind = node.type
         if kind in _LEAVES:
-            return node, function
+            return node, function, owner
         if kind == "function_declarator":
             function = True
         elif kind == "parenthesized_declarator":
@@ -153,13 +159,16 @@ def _name_node(caps: dict[str, list[ts.Node]]) -> tuple[ts.Node | None, bool]:
             node = node.named_children[0] if node.named_children else None
             continue
         elif kind in ("qualified_identifier", "template_function"):
+            scope = node.child_by_field_name("scope")
+            if scope is not None:
+                owner = _text(scope)
             node = node.child_by_field_name("name")
             continue
         child = node.child_by_field_name("declarator")
         if child is None and kind == "reference_declarator" and node.named_children:
             child = node.named_children[-1]  # C++ `T& name`: the declarator has no field name
         node = child
-    return None, False
+    return None, False, None
 
 
 def _is_local(node: ts.Node) -> bool:
@@ -183,8 +192,12 @@ def _with_scopes(defs: list[SymbolRow]) -> list[SymbolRow]:
         name, kind, line, end, _ = d
         while stack and stack[-1][3] < line:
             stack.pop()
-        scope = next((o[0] for o in reversed(stack) if end <= o[3]), None)
-        out.append((name, kind, line, end, scope) if scope else d)
+        outer = next((o for o in reversed(stack) if end <= o[3]), None)
+        if outer is not None:
+            if kind == "function" and outer[1] in _CLASS_KINDS:
+                kind = "method"
+            d = (name, kind, line, end, outer[0])
+        out.append(d)
         if kind in CONTAINER_KINDS or kind in CALLABLE_KINDS:
             stack.append(d)
     return out
