@@ -23,7 +23,7 @@ from ..errors import FetchError
 from ..reporter import Reporter, null_reporter
 from ..settings import Settings
 from .gitcmd import Git, GitFailed, auth_env, require_git
-from .spec import RepoSpec, is_commit_sha, split_host
+from .spec import RepoSpec, is_commit_sha, normalize_paths, split_host
 
 STATE_FILE = "ghqa-state.json"
 _UPLOAD_PACK = (
@@ -226,12 +226,7 @@ def _union(old: Any, new: tuple[str, ...]) -> tuple[str, ...] | None:
     """The sparse set after adding ``new``; ``None`` is the whole repository."""
     if old is None or not new:
         return None
-    merged = sorted({*old, *new})
-    kept: list[str] = []
-    for p in merged:
-        if not any(p.startswith(k + "/") for k in kept):
-            kept.append(p)
-    return tuple(kept)
+    return normalize_paths([*old, *new])
 
 
 def _pattern(path: str) -> str:
