@@ -81,11 +81,10 @@ def median_time(func, repeat: int) -> float:  # type: ignore[no-untyped-def]
 
 
 def bench_fetch(repo: Path, work: Path) -> dict[str, float]:
-    sched = [p for p in git(repo, "ls-tree", "-r", "-l", "HEAD", "--", "kernel/sched").splitlines()]
+    listing = git(repo, "ls-tree", "-r", "-l", "HEAD").splitlines()  # mode type sha size\tpath
+    sched = [line for line in listing if line.split("\t", 1)[1].startswith("kernel/sched/")]
     requested = sum(int(line.split()[3]) for line in sched)
-    tree_bytes = sum(
-        int(line.split()[3]) for line in git(repo, "ls-tree", "-r", "-l", "HEAD").splitlines()
-    )
+    tree_bytes = sum(int(line.split()[3]) for line in listing)
     start = time.perf_counter()
     subprocess.run(
         ["git", "clone", "-q", "--no-local", repo.as_uri(), str(work / "full")],

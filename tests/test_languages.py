@@ -381,3 +381,9 @@ def test_language_without_grammar():
         [],
         [],
     )
+
+
+def test_out_of_line_method_keeps_its_class_inside_a_namespace() -> None:
+    source = b"namespace ns {\nstruct Foo { void bar(); };\nvoid Foo::bar() {}\n}\n"
+    defs, _ = extract("cpp", source, "ns.cpp")
+    assert ("bar", "method", "Foo") in {(d.name, d.kind, d.scope) for d in defs}

@@ -189,14 +189,14 @@ def _with_scopes(defs: list[SymbolRow]) -> list[SymbolRow]:
     out: list[SymbolRow] = []
     stack: list[SymbolRow] = []
     for d in defs:
-        name, kind, line, end, _ = d
+        name, kind, line, end, owner = d
         while stack and stack[-1][3] < line:
             stack.pop()
         outer = next((o for o in reversed(stack) if end <= o[3]), None)
         if outer is not None:
             if kind == "function" and outer[1] in _CLASS_KINDS:
                 kind = "method"
-            d = (name, kind, line, end, outer[0])
+            d = (name, kind, line, end, owner or outer[0])  # `Foo::bar` stays Foo's
         out.append(d)
         if kind in CONTAINER_KINDS or kind in CALLABLE_KINDS:
             stack.append(d)

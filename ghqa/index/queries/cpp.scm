@@ -11,7 +11,6 @@
   declarator: (function_declarator declarator: (field_identifier) @name)
   default_value: (number_literal)) @definition.method
 
-
 (preproc_def name: (identifier) @name) @definition.macro
 (preproc_function_def name: (identifier) @name) @definition.macro
 
