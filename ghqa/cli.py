@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from .errors import GhqaError
-from .settings import Settings
+from .settings import Settings, resolve_with_sources
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,14 +26,20 @@ SYMBOL_KINDS = (
 
 
 class _Progress:
-    """Prints what the library reports to stderr, unless quiet."""
+    """Prints what the library reports to stderr with the elapsed time, unless quiet."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool, verbose: bool = False):
         self.quiet = quiet
+        self.verbose = verbose
+        self.start = time.monotonic()
 
     def __call__(self, stage: str, message: str, /, **data: Any) -> None:
-        if not self.quiet:
-            click.echo(f"ghqa: {message}", err=True)
+        if self.quiet:
+            return
+        line = f"ghqa [{time.monotonic() - self.start:5.1f}s] {message}"
+        if self.verbose and data:
+            line += "  " + " ".join(f"{k}={v}" for k, v in data.items())
+        click.echo(line, err=True)
 
 
 def _repo_options(func: F) -> F:
@@ -58,16 +65,29 @@ def _settings(cache_dir: Path | None) -> Settings:
     return Settings.resolve(cache_dir=cache_dir)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _AskByDefault(click.Group):
+    """``ghqa REPO [PATH]... QUESTION`` means ``ghqa ask REPO [PATH]... QUESTION``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
+            args = ["ask", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_AskByDefault, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ghqa")
 def cli() -> None:
     """Answer questions about a GitHub repository, or a part of it, with cited code.
 
     \b
     Examples:
-      ghqa fetch torvalds/linux kernel/sched
+      ghqa torvalds/linux kernel/sched "how does calc_delta_fair avoid division"
+      ghqa pallets/click "how are options parsed?" --strategy rlm
       ghqa symbols torvalds/linux kernel/sched --name calc_delta_fair
       ghqa callers torvalds/linux kernel/sched calc_delta_fair
+      ghqa config
+
+    With no API key, a local model answers (pip install 'ghqa[local]').
     """
 
 
@@ -178,6 +198,231 @@ def callers(
         click.echo(f"ghqa: no calls to {name} found", err=True)
 
 
+@cli.command(context_settings={"max_content_width": 100})
+@click.argument("words", nargs=-1, required=True, metavar="REPO [PATH]... QUESTION")
+@click.option(
+    "-s",
+    "--strategy",
+    type=click.Choice(["auto", "direct", "chunked", "rlm"]),
+    help="How to answer (default auto) [env GHQA_STRATEGY].",
+)
+@click.option("-m", "--model", help="Root model [env GHQA_MODEL].")
+@click.option("--sub-model", help="Model for sub-calls [env GHQA_SUB_MODEL].")
+@click.option("--base-url", help="OpenAI-compatible server [env GHQA_BASE_URL, OPENAI_BASE_URL].")
+@click.option(
+    "--local-model",
+    type=click.Choice(["1.5b", "0.5b", "qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]),
+    help="Local model when no key is set [env GHQA_LOCAL_MODEL].",
+)
+@click.option("--threads", type=click.IntRange(1), help="Local model threads [env GHQA_THREADS].")
+@click.option("--max-calls", type=click.IntRange(1), help="Model calls [env GHQA_MAX_CALLS].")
+@click.option("--max-tokens", type=click.IntRange(1), help="Tokens [env GHQA_MAX_TOKENS].")
+@click.option("--max-cost", type=click.FloatRange(0), help="USD [env GHQA_MAX_COST].")
+@click.option(
+    "--timeout", type=click.FloatRange(0, min_open=True), help="Seconds [env GHQA_TIMEOUT]."
+)
+@click.option("--no-cache", is_flag=True, help="Ask the model even if the answer is cached.")
+@click.option(
+    "--trace",
+    "trace_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the trace (JSONL) here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Detailed progress on stderr.")
+@_repo_options
+def ask(
+    words: tuple[str, ...], strategy: str | None, model: str | None, sub_model: str | None,
+    base_url: str | None, local_model: str | None, threads: int | None, max_calls: int | None,
+    max_tokens: int | None, max_cost: float | None, timeout: float | None, no_cache: bool,
+    trace_file: Path | None, as_json: bool, verbose: bool, ref: str | None,
+    cache_dir: Path | None, quiet: bool,
+) -> None:  # fmt: skip
+    """Answer QUESTION about PATHS of REPO, citing the code.
+
+    REPO is owner/name, an https:// or file:// URL, or a local directory; PATHS narrow it
+    (default: the whole repository). QUESTION "-" reads it from stdin.
+
+    \b
+    Examples:
+      ghqa torvalds/linux kernel/sched "how does calc_delta_fair avoid division"
+      ghqa ask . "where is the config file parsed?" --json
+      OPENAI_API_KEY=... ghqa torvalds/linux kernel/sched "how is vruntime updated?" -s rlm
+    """
+    from .pipeline import ask as run_ask
+
+    if len(words) < 2:
+        raise click.UsageError('give a repository and a question, e.g. ghqa owner/name "how ...?"')
+    repo, *paths, question = words
+    if question == "-":
+        question = sys.stdin.read()
+    settings = Settings.resolve(
+        cache_dir=cache_dir,
+        strategy=strategy,
+        model=model,
+        sub_model=sub_model,
+        base_url=base_url,
+        local_model=local_model,
+        threads=threads,
+        max_calls=max_calls,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+        timeout=timeout,
+        cache="off" if no_cache else None,
+    )
+    progress = _Progress(quiet, verbose)
+    answer = run_ask(repo, question, paths, ref, settings, progress, trace_file)
+    _print_answer(answer, as_json)
+    if answer.strategy == "none":
+        raise NoAnswer(answer.reason or "no model")
+    if answer.partial and not quiet:
+        click.echo(f"ghqa: partial answer: {answer.reason}", err=True)
+
+
+class NoAnswer(GhqaError):
+    """Only the relevant code could be shown (no model)."""
+
+
+def _print_answer(answer: Any, as_json: bool) -> None:
+    from .render import answer_markdown, footer
+
+    if as_json:
+        _print_json(answer.to_dict())
+        return
+    text = answer_markdown(answer)
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        console = Console()
+        console.print(Markdown(text, hyperlinks=True))
+        console.print(footer(answer), style="dim", highlight=False, markup=False)
+    else:
+        click.echo(text)
+        click.echo()
+        click.echo(footer(answer))
+
+
+@cli.command(name="action")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+def action_command(quiet: bool) -> None:
+    """Answer the /ask comment of a GitHub Actions event (used by action.yml).
+
+    Reads GITHUB_EVENT_PATH, GITHUB_EVENT_NAME, GITHUB_REPOSITORY, GITHUB_API_URL and the
+    action's inputs (GHQA_TRIGGER, GHQA_MIN_PERMISSION, GHQA_GITHUB_TOKEN, ...) from the
+    environment.
+    """
+    from .github.action import run_action
+
+    outcome = run_action(os.environ, None, _Progress(quiet))
+    click.echo(f"ghqa: {outcome.reason}" + (f" ({outcome.url})" if outcome.url else ""), err=True)
+    if outcome.code:
+        raise click.exceptions.Exit(outcome.code)
+
+
+@cli.command(name="faq")
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--force", is_flag=True, help="Re-answer every entry.")
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="Commit the file to the FAQ branch and open (or update) its one pull request.",
+)
+@click.option(
+    "--repo",
+    "repository",
+    envvar="GITHUB_REPOSITORY",
+    metavar="OWNER/NAME",
+    help="Repository to publish to and mine questions from (default: $GITHUB_REPOSITORY).",
+)
+@click.option("--shard", default="1/1", metavar="K/N", help="Answer only the K-th of N shares.")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Directory the output path is relative to (default: here).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+def faq_command(
+    config_file: Path,
+    dry_run: bool,
+    force: bool,
+    publish: bool,
+    repository: str | None,
+    shard: str,
+    root: Path,
+    quiet: bool,
+) -> None:
+    """Build or update the FAQ described by CONFIG_FILE (YAML or TOML).
+
+    Entries whose cited code did not change are kept without a model call.
+
+    \b
+    Examples:
+      ghqa faq .github/ghqa-faq.yml --dry-run
+      ghqa faq .github/ghqa-faq.yml --publish      # in a scheduled workflow
+    """
+    from .faq import load_config
+    from .faq.job import parse_shard, run_faq
+
+    config = load_config(config_file)
+    run = run_faq(
+        config,
+        Settings.resolve(),
+        root,
+        _Progress(quiet),
+        force=force,
+        dry_run=dry_run,
+        publish=publish,
+        repository=repository or None,
+        shard=parse_shard(shard),
+    )
+    report, u = run.report, run.report.usage
+    verb = "would change" if dry_run else "wrote"
+    for label, items in (
+        ("kept", report.kept), ("re-answered", report.reanswered), ("added", report.added),
+        ("stale", report.stale), ("removed", report.removed),
+    ):  # fmt: skip
+        click.echo(f"{label}: {len(items)}" + "".join(f"\n  - {q}" for q in items))
+    if config.mine is not None:
+        click.echo(f"mined: {run.mined} question(s) from issues")
+    for note in run.notes:
+        click.echo(f"note: {note}")
+    cost = f", ${u.cost:.4f}" if u.cost is not None else ""
+    click.echo(f"model calls: {u.calls} ({u.cached_calls} cached), {u.tokens:,} tokens{cost}")
+    click.echo(f"{verb} {report.path}" if report.changed else f"{report.path} is up to date")
+    published = run.published
+    if published is not None:
+        if published.committed:
+            action = "opened" if published.opened else "updated"
+            click.echo(f"published: {action} pull request {published.pull_url}")
+        elif published.pull_url:
+            click.echo(f"published: no change; pull request {published.pull_url} is current")
+        else:
+            click.echo("published: no change; nothing to commit")
+
+
+@cli.command(name="config")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-check", is_flag=True, help="Only show the settings.")
+def config_command(cache_dir: Path | None, no_check: bool) -> None:
+    """Show the resolved settings, where each came from, and check git, the cache and the model."""
+    from .doctor import checks, describe
+
+    settings, sources = resolve_with_sources(None, cache_dir=cache_dir)
+    for name, value, source in describe(settings, sources):
+        click.echo(f"{name:16} {value:40} {source}")
+    if no_check:
+        return
+    failed = 0
+    for label, ok, detail in checks(settings):
+        failed += not ok
+        click.echo(f"{'ok  ' if ok else 'FAIL'} {label}: {detail}")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
 def _print_json(value: Any, drop: Sequence[str] = ()) -> None:
     if isinstance(value, list) and drop:
         value = [{k: v for k, v in item.items() if k not in drop} for item in value]
@@ -193,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         load_dotenv(dotenv, override=False)
     debug = bool(os.environ.get("GHQA_DEBUG"))
     try:
-        cli.main(
+        code = cli.main(
             args=list(argv) if argv is not None else None, prog_name="ghqa", standalone_mode=False
         )
     except click.exceptions.Abort:
@@ -219,3 +464,5 @@ def main(argv: Sequence[str] | None = None) -> None:
             err=True,
         )
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)

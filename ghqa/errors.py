@@ -31,5 +31,9 @@ class GitHubError(GhqaError):
     """The GitHub API refused or failed a request."""
 
 
+class QuestionError(GhqaError):
+    """The question is empty or unreasonably long."""
+
+
 class ConfigError(GhqaError):
     """A setting has an invalid value."""

@@ -1,9 +1,16 @@
-"""The one module that knows every stage: spec -> fetch -> index (-> engine, -> sinks)."""
+"""The one module that knows every stage: spec -> fetch -> index -> engine -> Answer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import dataclasses
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
+from .engine import Answer, answer_question, check_question, code_only_answer
+from .errors import NeedsKeyError
 from .fetch import Checkout, fetch, parse_spec
 from .index import RepoIndex, build_index
 from .reporter import Reporter, null_reporter
@@ -34,3 +41,128 @@ def open_index(
     settings = settings or Settings.resolve()
     co = checkout(repo, paths, ref, settings, reporter)
     return build_index(co, settings, reporter)
+
+
+def ask(
+    repo: str,
+    question: str,
+    paths: Sequence[str] = (),
+    ref: str | None = None,
+    settings: Settings | None = None,
+    reporter: Reporter = null_reporter,
+    trace_path: Path | None = None,
+    web_url: str | None = None,
+) -> Answer:
+    """Answer ``question`` about ``paths`` of ``repo`` at ``ref``, with verified citations.
+
+    With no API key and no server configured, the local model answers (``ghqa[local]``); when
+    that is not installed either, the answer is the relevant code itself, marked partial, with
+    the reason saying how to get a written answer. The trace goes to ``trace_path``, or to a new
+    file under the cache's ``traces`` folder. ``web_url`` overrides where citations link to."""
+    started = time.monotonic()
+    settings = (settings or Settings.resolve()).check()
+    question = check_question(question)
+    index = open_index(repo, paths, ref, settings, reporter)
+    try:
+        with answerer(settings, reporter) as answer:
+            result = answer(index, question, trace_path, web_url)
+    finally:
+        index.close()
+    result.wall_time = round(time.monotonic() - started, 3)
+    return result
+
+
+#: Answers a question about an index: (index, question, trace path, web URL) -> Answer.
+AnswerFn = Callable[[RepoIndex, str, "Path | None", "str | None"], Answer]
+
+
+@contextlib.contextmanager
+def answerer(settings: Settings, reporter: Reporter = null_reporter) -> Iterator[AnswerFn]:
+    """A function answering any number of questions with one model, which (when it is the
+    local one) is started once for the block. Without any model, its answers are the relevant
+    code, marked partial, with the reason saying how to get a written answer."""
+    with contextlib.ExitStack() as stack:
+        try:
+            served, small = stack.enter_context(model_server(settings, reporter))
+        except NoModel as exc:
+            reason = str(exc)
+
+            def code_only(
+                index: RepoIndex, question: str, trace_path: Path | None, web_url: str | None
+            ) -> Answer:
+                return code_only_answer(index, question, settings, reason)
+
+            yield code_only
+            return
+
+        def answer(
+            index: RepoIndex, question: str, trace_path: Path | None, web_url: str | None
+        ) -> Answer:
+            trace = trace_path or default_trace_path(settings, question)
+            return answer_question(
+                index, question, served, reporter, trace, small_model=small, web_url=web_url
+            )
+
+        yield answer
+
+
+class NoModel(NeedsKeyError):
+    """No key, no server and no local model: only the relevant code can be shown."""
+
+
+@contextlib.contextmanager
+def model_server(settings: Settings, reporter: Reporter) -> Iterator[tuple[Settings, bool]]:
+    """The settings to reach a model with, and whether it is the small local one.
+
+    A configured key or server is used as is; otherwise the local model is started for the
+    duration of the block and stopped after it (also on Ctrl-C)."""
+    if settings.api_key or settings.base_url:
+        yield settings, False
+        return
+    from .local import local_available, start_local
+
+    missing = local_available()
+    if missing is not None:
+        raise NoModel(
+            "no model configured: set OPENAI_API_KEY (or GHQA_BASE_URL), "
+            f"or install the local model: {missing}"
+        )
+    server = start_local(settings, reporter)
+    try:
+        context = min(LOCAL_CONTEXT_TOKENS, server.context - 2 * LOCAL_REPLY_TOKENS)
+        yield (
+            dataclasses.replace(
+                settings,
+                base_url=server.base_url,
+                api_key="local",
+                model=server.model_alias,
+                sub_model=server.model_alias,
+                tools="off",
+                concurrency=1,
+                temperature=0.0 if settings.temperature is None else settings.temperature,
+                extra_params=settings.extra_params or LOCAL_EXTRA_PARAMS,
+                request_timeout=max(settings.request_timeout, LOCAL_REQUEST_TIMEOUT),
+                reply_tokens=min(settings.reply_tokens, LOCAL_REPLY_TOKENS),
+                context_tokens=min(settings.context_tokens, context),
+            ),
+            True,
+        )
+    finally:
+        server.stop()
+
+
+#: Reply length for the local model: answers, not essays, on a CPU.
+LOCAL_REPLY_TOKENS = 700
+#: Code sent to the local model in one call: the strong spans, few hints (prompts are slow on
+#: a CPU, and a small model is distracted by more).
+LOCAL_CONTEXT_TOKENS = 4_000
+#: Greedy decoding with a repetition penalty: repeatable answers without a small model's loops.
+LOCAL_EXTRA_PARAMS = '{"repeat_penalty": 1.3}'
+#: A long prompt takes minutes on two cores.
+LOCAL_REQUEST_TIMEOUT = 600.0
+
+
+def default_trace_path(settings: Settings, question: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    digest = hashlib.sha256(question.encode()).hexdigest()[:8]
+    return settings.cache_root / "traces" / f"{stamp}-{digest}.jsonl"

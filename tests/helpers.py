@@ -27,6 +27,9 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Test",
     "GIT_COMMITTER_EMAIL": "test@example.com",
     "GIT_CONFIG_NOSYSTEM": "1",
+    # Fixed dates: the same files give the same commit sha in every run.
+    "GIT_AUTHOR_DATE": "2024-11-17T12:00:00+00:00",
+    "GIT_COMMITTER_DATE": "2024-11-17T12:00:00+00:00",
 }
 
 

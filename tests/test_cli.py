@@ -44,7 +44,7 @@ def test_symbols_text_and_json(sched_repo: Path) -> None:
     code, out, err = run("symbols", str(sched_repo), "kernel/sched", "--name", "calc_delta_fair")
     assert code == 0, err
     assert out == "kernel/sched/fair.c:289-295\tfunction\tcalc_delta_fair\n"
-    assert "ghqa:" in err  # progress goes to stderr
+    assert "ghqa [" in err and "indexing" in err  # progress goes to stderr
     code, out, _ = run(
         "symbols",
         str(sched_repo),

@@ -88,6 +88,18 @@ class RepoIndex:
         sql += " ORDER BY f.path, s.line"
         return [Symbol(*row) for row in self.store.db.execute(sql, args)]
 
+    def matching(self, fragment: str, kinds: tuple[str, ...] = (), limit: int = 50) -> list[Symbol]:
+        """Definitions whose name contains ``fragment`` (case-insensitive), shortest names first."""
+        sql = _SYMBOLS + " AND s.name LIKE ? ESCAPE '\\'"
+        escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        args: list[object] = [self.snapshot, f"%{escaped}%"]
+        if kinds:
+            sql += f" AND s.kind IN ({','.join('?' * len(kinds))})"
+            args += kinds
+        sql += " ORDER BY length(s.name), f.path, s.line LIMIT ?"
+        args.append(limit)
+        return [Symbol(*row) for row in self.store.db.execute(sql, args)]
+
     def definitions(self, name: str) -> list[Symbol]:
         """Where ``name`` is defined, bodies (functions, types) first."""
         found = self.symbols(name=name)

@@ -1,0 +1,262 @@
+"""Finding the code a question is about, and packing it into a token budget.
+
+The question's identifiers are looked up in the index: a named symbol brings its definition,
+the functions it calls (two levels), the macros and constants its body uses, and its call
+sites; plain words bring symbols whose names contain them and grep hits. Each candidate span
+has a score; :func:`pack` takes the best spans that fit, merges neighbours, and renders them
+with line numbers so the model can cite ``path:start-end``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..index import Symbol
+from ..index.symbols import CALLABLE_KINDS, CONTAINER_KINDS
+from .models import estimate_tokens
+from .workspace import FileNotReadable, Workspace
+
+#: Spans scoring at least this are about the question (definitions, calls), not near a word.
+STRONG = 2.0
+#: A definition longer than this is shown by its head only.
+MAX_SPAN_LINES = 160
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_STOP = frozenset(
+    """a about above after all also an and any are as at be been before being below between both
+    but by can could did do does doing done each either for from get gets got has have having how
+    i if in into is it its itself just like make makes many may me more most much must my need
+    no not now of off on once one only or other our out over own same should so some such than
+    that the their them then there these they this those through to too under up use used uses
+    using very via was way we were what when where which while who whom why will with within
+    would you your code file files function functions does work works explain tell show find
+    repository repo mean means called call calls defined define implemented implement happen
+    happens handle handles""".split()
+)
+_TYPE_KINDS = (
+    frozenset({"macro", "constant", "typedef", "enumerator", "variable"}) | CONTAINER_KINDS
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    path: str
+    start: int
+    end: int
+    score: float
+    why: str
+
+
+@dataclass
+class Context:
+    """Code chosen for a question: its text, its spans, and the size of all candidates."""
+
+    text: str
+    spans: list[Span]
+    tokens: int
+    relevant_tokens: int
+    terms: list[str] = field(default_factory=list)
+    named: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[str]:
+        return sorted({s.path for s in self.spans})
+
+
+def question_terms(question: str) -> list[str]:
+    """Identifier-like words of the question, most specific first, without stop words."""
+    seen: dict[str, None] = {}
+    for word in _IDENT.findall(question):
+        if len(word) < 3 or word.lower() in _STOP:
+            continue
+        seen.setdefault(word, None)
+    return sorted(seen, key=lambda w: (not _specific(w), -len(w)))
+
+
+def _specific(word: str) -> bool:
+    return "_" in word or any(c.isdigit() for c in word) or word != word.lower()
+
+
+def _marked(word: str, question: str) -> bool:
+    """Whether the question writes ``word`` as code: in backticks or as a call."""
+    return f"`{word}`" in question or f"{word}(" in question
+
+
+def _stems(word: str) -> list[str]:
+    w = word.lower()
+    out = [w]
+    for suffix in ("ing", "ed", "es", "s", "ation", "ion"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+            out.append(w[: -len(suffix)])
+    return out
+
+
+def candidates(ws: Workspace, question: str) -> tuple[list[Span], list[str], list[str]]:
+    """Scored spans for ``question`` (unbounded), the terms used and the symbols it names."""
+    terms = question_terms(question)
+    spans: list[Span] = []
+    named: list[str] = []
+    bodies: list[Symbol] = []
+    for term in terms:
+        if not (_specific(term) or _marked(term, question)):
+            continue  # a plain word ("fair", "tasks") is not taken as the name of a symbol
+        defs = [d for d in ws.index.definitions(term) if d.path in ws.entries]
+        if not defs:
+            continue
+        named.append(term)
+        for d in defs[:4]:
+            spans.append(_definition_span(d, 10.0, f"definition of {term}"))
+            if d.kind in CALLABLE_KINDS:
+                bodies.append(d)
+        for ref in ws.index.callers(term)[:12]:
+            spans.append(Span(ref.path, max(1, ref.line - 2), ref.line + 2, 4.0, f"calls {term}"))
+    called = _add_callees(ws, bodies, spans)
+    _add_used_names(ws, bodies, spans, 4.0)
+    _add_used_names(ws, called, spans, 3.0)
+    if len(named) < len(terms):
+        _add_fuzzy(ws, [t for t in terms if t not in named], spans, weight=1.0 if named else 3.0)
+    return spans, terms, named
+
+
+def _definition_span(sym: Symbol, score: float, why: str) -> Span:
+    end = min(sym.end_line, sym.line + MAX_SPAN_LINES - 1)
+    return Span(sym.path, sym.line, max(end, sym.line), score, why)
+
+
+def _add_callees(ws: Workspace, bodies: list[Symbol], spans: list[Span]) -> list[Symbol]:
+    """Functions called by the named functions, two levels deep; returns the first level."""
+    seen = {b.name for b in bodies}
+    level = bodies
+    first: list[Symbol] = []
+    for depth, score in ((1, 6.0), (2, 3.0)):
+        following: list[Symbol] = []
+        for body in level:
+            for ref in ws.index.callees(body.name):
+                if ref.name in seen:
+                    continue
+                seen.add(ref.name)
+                for d in ws.index.definitions(ref.name)[:1]:
+                    if d.kind in CALLABLE_KINDS and d.path in ws.entries:
+                        spans.append(_definition_span(d, score, f"called by {body.name}"))
+                        following.append(d)
+        level = following[:12]
+        if depth == 1:
+            first = level
+        if not level:
+            break
+    return first
+
+
+def _add_used_names(ws: Workspace, bodies: list[Symbol], spans: list[Span], score: float) -> None:
+    """Macros, constants and types that the named function bodies use."""
+    seen: set[str] = {b.name for b in bodies}
+    for body in bodies[:4]:
+        try:
+            lines = ws.lines(body.path)[body.line - 1 : body.end_line]
+        except FileNotReadable:
+            continue
+        for word in dict.fromkeys(_IDENT.findall("\n".join(lines))):
+            if word in seen or len(word) < 3:
+                continue
+            seen.add(word)
+            for d in ws.index.definitions(word)[:1]:
+                if d.kind in _TYPE_KINDS and d.path in ws.entries:
+                    end = min(d.end_line, d.line + 40)
+                    spans.append(Span(d.path, d.line, end, score, f"used by {body.name}"))
+
+
+def _add_fuzzy(ws: Workspace, terms: list[str], spans: list[Span], weight: float) -> None:
+    """Symbols whose names contain words of the question, and lines that mention them; the
+    more of the words a name or a line holds, the higher it scores."""
+    stems = [_stems(t)[-1] for t in terms[:8]]
+    if not stems:
+        return
+    found: dict[tuple[str, int], Symbol] = {}
+    for stem in stems:
+        for d in ws.index.matching(stem, limit=30):
+            if d.path in ws.entries:
+                found[(d.path, d.line)] = d
+    for d in found.values():
+        hits = sum(stem in d.name.lower() for stem in stems)
+        bonus = 1.0 if d.kind in CALLABLE_KINDS else 0.5
+        spans.append(_definition_span(d, weight * bonus * hits + 0.5, "name matches question"))
+    pattern = re.compile("|".join(rf"\b{re.escape(s)}" for s in stems), re.IGNORECASE)
+    for hit in ws.grep(pattern, limit=400):
+        hits = len({m.group(0).lower() for m in pattern.finditer(hit.text)})
+        score = weight * 0.5 * hits * hits
+        spans.append(Span(hit.path, max(1, hit.line - 2), hit.line + 2, score, "mentions question"))
+
+
+def merge(spans: Iterable[Span], gap: int = 3) -> list[Span]:
+    """Overlapping or nearly adjacent spans of a file become one (keeping the best score)."""
+    out: list[Span] = []
+    for s in sorted(spans, key=lambda s: (s.path, s.start, -s.end)):
+        last = out[-1] if out else None
+        if last is not None and last.path == s.path and s.start <= last.end + gap:
+            out[-1] = Span(
+                s.path, last.start, max(last.end, s.end), max(last.score, s.score), last.why
+            )
+        else:
+            out.append(s)
+    return out
+
+
+def pack(ws: Workspace, spans: list[Span], budget_tokens: int) -> tuple[str, list[Span], int]:
+    """The best spans that fit ``budget_tokens``, rendered with line numbers, in file order.
+
+    Weak spans (a word of the question near a line) get at most a quarter of the budget when
+    strong ones (definitions, call sites) exist: they are hints, not the answer."""
+    covered: dict[str, set[int]] = {}
+    chosen: list[Span] = []
+    used = 0
+    has_strong = any(s.score >= STRONG for s in spans)
+    weak_room = budget_tokens // 4 if has_strong else budget_tokens
+    weak_used = 0
+    for span in sorted(spans, key=lambda s: (-s.score, s.path, s.start)):
+        cost, new = _new_lines(ws, span, covered)
+        weak = span.score < STRONG
+        if not new or used + cost > budget_tokens or (weak and weak_used + cost > weak_room):
+            continue
+        covered.setdefault(span.path, set()).update(new)
+        chosen.append(span)
+        used += cost
+        weak_used += cost if weak else 0
+    chosen = merge(chosen)
+    blocks = [
+        f"### {s.path} (lines {s.start}-{s.end})\n{ws.numbered(s.path, s.start, s.end)}"
+        for s in chosen
+    ]
+    return "\n\n".join(blocks), chosen, used
+
+
+def covered_tokens(ws: Workspace, spans: Iterable[Span]) -> int:
+    """Tokens of the union of ``spans``."""
+    covered: dict[str, set[int]] = {}
+    total = 0
+    for span in spans:
+        cost, new = _new_lines(ws, span, covered)
+        covered.setdefault(span.path, set()).update(new)
+        total += cost
+    return total
+
+
+def _new_lines(ws: Workspace, span: Span, covered: dict[str, set[int]]) -> tuple[int, list[int]]:
+    """The lines of ``span`` not yet covered, and their token cost."""
+    try:
+        lines = ws.lines(span.path)
+    except FileNotReadable:
+        return 0, []
+    have = covered.get(span.path, set())
+    new = [n for n in range(span.start, min(span.end, len(lines)) + 1) if n not in have]
+    cost = sum(estimate_tokens(lines[n - 1]) + 2 for n in new)
+    return cost + (12 if new and not have else 0), new
+
+
+def gather(ws: Workspace, question: str, budget_tokens: int) -> Context:
+    """The code most relevant to ``question`` that fits ``budget_tokens``."""
+    spans, terms, named = candidates(ws, question)
+    strong = [s for s in spans if s.score >= STRONG]
+    relevant = covered_tokens(ws, strong or spans)
+    text, chosen, used = pack(ws, spans, budget_tokens)
+    return Context(text, chosen, used, relevant, terms, named)

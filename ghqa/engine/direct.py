@@ -1,0 +1,48 @@
+"""The ``direct`` strategy: the most relevant code, packed into one model call."""
+
+from __future__ import annotations
+
+from . import prompts
+from .budget import BudgetExceeded
+from .context import gather
+from .run import Draft, Run
+
+
+def answer_direct(run: Run) -> Draft:
+    ctx = gather(run.ws, run.question, run.settings.context_tokens)
+    run.report(
+        f"direct: {len(ctx.spans)} spans from {len(ctx.files)} files, ~{ctx.tokens:,} tokens",
+        spans=len(ctx.spans),
+        tokens=ctx.tokens,
+    )
+    step = run.trace.event(
+        "strategy", name="direct", spans=[f"{s.path}:{s.start}-{s.end}" for s in ctx.spans]
+    )
+    if not ctx.spans:
+        ctx_text = "(no code matched the question's words; list of files:)\n" + "\n".join(
+            run.ws.readable[:200]
+        )
+    else:
+        ctx_text = ctx.text
+    messages = [
+        {
+            "role": "system",
+            "content": prompts.ANSWER_SYSTEM.format(repo=run.label, commit=run.commit[:12]),
+        },
+        {
+            "role": "user",
+            "content": prompts.DIRECT_USER.format(
+                question=run.question, repo=run.label, context=ctx_text
+            ),
+        },
+    ]
+    try:
+        reply = run.models.complete(messages, role="root", parent=step)
+    except BudgetExceeded as exc:
+        return Draft("", partial=True, reason=exc.reason)
+    partial = reply.finish_reason == "length"
+    return Draft(
+        reply.content,
+        partial=partial,
+        reason="the reply was cut off at the reply-token limit" if partial else None,
+    )

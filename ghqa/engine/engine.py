@@ -1,0 +1,161 @@
+"""The engine: (question, indexed checkout, settings) -> Answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import QuestionError
+from ..index import RepoIndex
+from ..reporter import Reporter, null_reporter
+from ..settings import Settings
+from .answer import Answer, Citation, Usage
+from .budget import Budget, BudgetExceeded, Limits
+from .cache import ResponseCache
+from .chunked import answer_chunked
+from .citations import verify_citations
+from .context import gather
+from .direct import answer_direct
+from .models import Models
+from .rlm import ProtocolFailure, answer_rlm
+from .router import route
+from .run import Draft, Run
+from .trace import Trace
+from .workspace import Workspace
+
+RESPONSES_FILE = "responses-v1.sqlite"
+#: Longer questions are refused: code belongs in the repository, not in the question.
+MAX_QUESTION_CHARS = 20_000
+
+
+def check_question(question: str) -> str:
+    """The question with its whitespace normalized, or a :class:`QuestionError`."""
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"the question is {len(question):,} characters long; keep it under "
+            f"{MAX_QUESTION_CHARS:,} (ask about the code, don't paste it)"
+        )
+    question = " ".join(question.split())
+    if not question:
+        raise QuestionError("the question is empty: ask something about the code")
+    return question
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(
+        max_calls=settings.max_calls,
+        max_tokens=settings.max_tokens,
+        max_cost=settings.max_cost,
+        timeout=settings.timeout,
+        max_iterations=settings.max_iterations,
+        max_errors=settings.max_errors,
+    )
+
+
+def answer_question(
+    index: RepoIndex,
+    question: str,
+    settings: Settings,
+    reporter: Reporter = null_reporter,
+    trace_path: Path | None = None,
+    small_model: bool = False,
+    web_url: str | None = None,
+) -> Answer:
+    """Answer ``question`` about the checkout behind ``index``, within the settings' budgets.
+
+    ``small_model`` says the model is too small to drive the REPL well (the local one);
+    ``web_url`` is where citations link to, when not the repository spec's own web page (a
+    local checkout of a GitHub repository)."""
+    settings.check()
+    question = check_question(question)
+    ws = Workspace(index)
+    budget = Budget(limits_of(settings))
+    cache = ResponseCache(
+        settings.cache_root / RESPONSES_FILE if settings.cache != "off" else None, settings.cache
+    )
+    trace = Trace(trace_path)
+    models = None
+    try:
+        models = Models(settings, budget, cache, trace, reporter)
+        spec = index.checkout.spec
+        run = Run(
+            question=question,
+            ws=ws,
+            settings=settings,
+            models=models,
+            budget=budget,
+            trace=trace,
+            reporter=reporter,
+            repo=spec.display,
+            web_url=web_url or spec.web_url,
+            small_model=small_model,
+        )
+        trace.event(
+            "question",
+            question=question,
+            repo=spec.display,
+            commit=index.commit,
+            paths=list(index.checkout.paths),
+            root_model=models.root,
+            sub_model=models.sub,
+        )
+        chosen = route(run)
+        trace.event("route", strategy=chosen.strategy, reason=chosen.reason)
+        run.report(f"strategy {chosen.strategy}: {chosen.reason}", strategy=chosen.strategy)
+        strategy = chosen.strategy
+        notes = [f"strategy {strategy}: {chosen.reason}"]
+        draft = _run_strategy(run, strategy)
+        if isinstance(draft, ProtocolFailure):
+            notes.append(f"fell back to chunked: {draft}")
+            run.report(f"rlm: {draft}; falling back to chunked", strategy="chunked")
+            strategy = "chunked"
+            draft = _run_strategy(run, strategy)
+        assert isinstance(draft, Draft)
+        if not draft.text.strip():
+            draft.text = f"No answer: {draft.reason or 'the model returned nothing'}."
+            draft.partial = True
+        draft.notes = notes + draft.notes
+        return run.finish(draft, strategy)
+    finally:
+        if models is not None:
+            models.close()
+        cache.close()
+        trace.close()
+
+
+def _run_strategy(run: Run, strategy: str) -> Draft | ProtocolFailure:
+    try:
+        if strategy == "direct":
+            return answer_direct(run)
+        if strategy == "chunked":
+            return answer_chunked(run)
+        return answer_rlm(run)
+    except ProtocolFailure as exc:
+        return exc
+    except BudgetExceeded as exc:
+        return Draft("", partial=True, reason=exc.reason)
+
+
+def code_only_answer(index: RepoIndex, question: str, settings: Settings, reason: str) -> Answer:
+    """Without any model: the code the engine would have sent, with its citations."""
+    question = check_question(question)
+    ws = Workspace(index)
+    ctx = gather(ws, question, settings.context_tokens)
+    text = ctx.text or "No code matched the question's words."
+    citations = [Citation(s.path, s.start, s.end) for s in ctx.spans]
+    spec = index.checkout.spec
+    verified, dropped = verify_citations(
+        citations, ws.root, ws.commit, allowed=lambda p: p in ws.entries, web_url=spec.web_url
+    )
+    return Answer(
+        question=question,
+        text=text,
+        citations=verified,
+        strategy="none",
+        repo=spec.display,
+        commit=index.commit,
+        usage=Usage(),
+        dropped=dropped,
+        partial=True,
+        reason=reason,
+        notes=["no model: this is the relevant code, not an answer"],
+    )

@@ -1,0 +1,124 @@
+"""The engine's view of one checkout: the indexed files, their text, and symbol queries.
+
+Everything the strategies and the REPL read goes through here, so it can only reach files the
+index lists (the requested paths at the pinned commit), never a symlink out of the checkout.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..index import FileEntry, RepoIndex
+
+#: Files larger than this are not read by the engine (their symbols are still listed).
+MAX_READ_BYTES = 4_000_000
+_SKIP_FLAGS = frozenset({"binary", "symlink", "large"})
+
+
+class FileNotReadable(LookupError):
+    """A path that is not a readable file of this checkout; the message says why."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    path: str
+    line: int
+    text: str
+
+
+class Workspace:
+    """Files and symbols of an indexed checkout, with cached file text."""
+
+    def __init__(self, index: RepoIndex):
+        self.index = index
+        self.root: Path = index.checkout.root
+        self.commit = index.commit
+        self.entries: dict[str, FileEntry] = {f.path: f for f in index.files()}
+        self._lines: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def readable(self) -> list[str]:
+        """Paths of the text files the engine may read, in path order."""
+        return [
+            p
+            for p, f in self.entries.items()
+            if not (f.flags & _SKIP_FLAGS) and f.size <= MAX_READ_BYTES
+        ]
+
+    def resolve(self, path: str) -> str:
+        """The indexed path meant by ``path`` (exact, or a unique suffix such as ``fair.c``)."""
+        path = path.strip()
+        while path.startswith("./"):
+            path = path[2:]
+        path = path.lstrip("/")
+        if path in self.entries:
+            return path
+        tails = [p for p in self.entries if p.endswith("/" + path)]
+        if len(tails) == 1:
+            return tails[0]
+        if tails:
+            raise FileNotReadable(f"{path} is ambiguous: {', '.join(tails[:5])}")
+        raise FileNotReadable(f"{path} is not a file of this checkout (see repo.files)")
+
+    def lines(self, path: str) -> list[str]:
+        """The lines of a file (without newlines)."""
+        path = self.resolve(path)
+        with self._lock:
+            cached = self._lines.get(path)
+        if cached is not None:
+            return cached
+        entry = self.entries[path]
+        if entry.flags & _SKIP_FLAGS or entry.size > MAX_READ_BYTES:
+            raise FileNotReadable(f"{path} is {', '.join(sorted(entry.flags)) or 'too large'}")
+        full = self.root / path
+        try:
+            if full.is_symlink() or not full.resolve().is_relative_to(self.root.resolve()):
+                raise FileNotReadable(f"{path} points outside the checkout")
+            data = full.read_bytes()
+        except OSError as exc:
+            raise FileNotReadable(f"{path} cannot be read: {exc.strerror}") from None
+        if b"\0" in data[:8192]:
+            raise FileNotReadable(f"{path} is binary")
+        lines = data.decode("utf-8", "replace").splitlines()
+        with self._lock:
+            self._lines[path] = lines
+        return lines
+
+    def text(self, path: str) -> str:
+        return "\n".join(self.lines(path))
+
+    def numbered(self, path: str, start: int = 1, end: int | None = None) -> str:
+        """Lines ``start``..``end`` of ``path``, each prefixed with its number."""
+        lines = self.lines(path)
+        start = max(1, start)
+        end = len(lines) if end is None else min(end, len(lines))
+        width = len(str(end))
+        return "\n".join(f"{n:>{width}}| {lines[n - 1]}" for n in range(start, end + 1))
+
+    def grep(
+        self, pattern: str | re.Pattern[str], paths: Iterable[str] | None = None, limit: int = 200
+    ) -> list[Hit]:
+        """Lines matching ``pattern`` (a regular expression), in file order."""
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        hits: list[Hit] = []
+        for path in self.readable if paths is None else [self.resolve(p) for p in paths]:
+            try:
+                lines = self.lines(path)
+            except FileNotReadable:
+                continue
+            for n, line in enumerate(lines, 1):
+                if regex.search(line):
+                    hits.append(Hit(path, n, line))
+                    if len(hits) >= limit:
+                        return hits
+        return hits
+
+    def size_tokens(self, paths: Iterable[str] | None = None) -> int:
+        """An estimate of the tokens in ``paths`` (all readable files by default)."""
+        chosen = self.readable if paths is None else list(paths)
+        return sum(self.entries[p].size for p in chosen if p in self.entries) // 4

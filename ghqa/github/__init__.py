@@ -1,0 +1,1 @@
+"""GitHub: events, API client, the Action driver, sanitizing."""
