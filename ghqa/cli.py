@@ -337,6 +337,7 @@ def action_command(quiet: bool) -> None:
     help="Repository to publish to and mine questions from (default: $GITHUB_REPOSITORY).",
 )
 @click.option("--shard", default="1/1", metavar="K/N", help="Answer only the K-th of N shares.")
+@click.option("--run-id", envvar="GITHUB_RUN_ID", hidden=True)
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
@@ -351,6 +352,7 @@ def faq_command(
     publish: bool,
     repository: str | None,
     shard: str,
+    run_id: str | None,
     root: Path,
     quiet: bool,
 ) -> None:
@@ -377,6 +379,7 @@ def faq_command(
         publish=publish,
         repository=repository or None,
         shard=parse_shard(shard),
+        run_id=run_id or None,
     )
     report, u = run.report, run.report.usage
     verb = "would change" if dry_run else "wrote"

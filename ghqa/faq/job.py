@@ -47,6 +47,7 @@ def run_faq(
     publish: bool = False,
     repository: str | None = None,
     shard: tuple[int, int] = (1, 1),
+    run_id: str | None = None,
 ) -> FaqRun:
     """Run the FAQ job. ``repository`` (``owner/name``) is where questions are mined and the
     pull request goes, unless the config's ``publish.repository`` names one."""
@@ -75,7 +76,7 @@ def run_faq(
         if publish and client is not None and target:
             if not settings.github_token:
                 raise ConfigError("--publish needs a GitHub token: set GITHUB_TOKEN")
-            publisher = Publisher(client, target, config.publish, config.output)
+            publisher = Publisher(client, target, config.publish, config.output, run_id)
             closing.callback(publisher.close)
             old_text = publisher.current() or ""
             reporter("faq", f"current FAQ from {target}@{publisher.source}")

@@ -75,7 +75,10 @@ def mine_questions(
         r = client.gh.get_repo(repo)
         if config.label:
             when = since if since is not None else NotSet
-            for issue in r.get_issues(state="all", labels=[config.label], since=when):
+            issues = r.get_issues(
+                state="all", labels=[config.label], since=when, sort="created", direction="asc"
+            )
+            for issue in issues:
                 if issue.pull_request is not None:
                     continue
                 question = _usable(issue.title)

@@ -38,8 +38,17 @@ class Published:
 class Publisher:
     """Reads the FAQ where the next commit will go and publishes a new version of it."""
 
-    def __init__(self, client: GitHubClient, repository: str, config: PublishConfig, path: str):
+    def __init__(
+        self,
+        client: GitHubClient,
+        repository: str,
+        config: PublishConfig,
+        path: str,
+        run_id: str | None = None,
+    ):
+        """``run_id`` (the workflow run's) lets the shards of one run share the branch."""
         self.client = client
+        self.run_id = run_id
         self.repository = repository
         self.config = config
         self.path = path.lstrip("/")
@@ -73,8 +82,10 @@ class Publisher:
         return found[0] if found else None
 
     def publish(self, text: str, body: str, merge: Callable[[str], str]) -> Published:
-        """Commit ``text`` unless :attr:`source` already holds it, then open or refresh the pull
-        request. ``merge(latest)`` rebuilds the text on top of a file another run committed."""
+        """Commit ``text`` unless the branch (or, with no pull request, the base) already holds
+        it, then open the pull request or refresh its description. ``merge(latest)`` puts this
+        run's entries on top of a file as another shard left it (and leaves ``latest`` as it is
+        when the entries are the same)."""
         try:
             return self._publish(text, body, merge)
         except GithubException as exc:
@@ -84,36 +95,39 @@ class Publisher:
 
     def _publish(self, text: str, body: str, merge: Callable[[str], str]) -> Published:
         branch = self.config.branch
-        source = self._read(self.source)
-        if source is not None and source[0] == text:
-            if self.pull is None:
-                return Published(False)
-            # Nothing to commit, and the description stays as it was.
-            return Published(False, self.pull.number, self.pull.html_url)
         if self.pull is None:
+            self.pull = self._open_pull()  # another shard may have opened it meanwhile
+        if self.pull is None:
+            on_base = self._read(self.base)
+            if on_base is not None and merge(on_base[0]) == on_base[0]:
+                return Published(False)
             self._reset_branch()
         for _ in range(ATTEMPTS):
             current = self._read(branch)
-            if current is not None and current[0] == text:
-                break
-            message = "Update the FAQ" if current else "Add the FAQ"
+            # Always on top of what the branch holds: other shards' entries are theirs.
+            new = merge(current[0]) if current is not None else text
+            if current is not None and new == current[0]:
+                if self.pull is not None:  # nothing to commit; the description stays as it was
+                    return Published(False, self.pull.number, self.pull.html_url)
+                return self._refresh(body, committed=False)  # a shard committed, none opened
+            message = ("Update the FAQ" if current else "Add the FAQ") + self._run_tag
             try:
                 if current is None:
-                    self.repo.create_file(self.path, message, text, branch=branch)
+                    self.repo.create_file(self.path, message, new, branch=branch)
                 else:
-                    self.repo.update_file(self.path, message, text, current[1], branch=branch)
-                break
+                    self.repo.update_file(self.path, message, new, current[1], branch=branch)
+                return self._refresh(body, committed=True)
             except GithubException as exc:
                 # 409: the file moved under us (another shard); 422: it appeared meanwhile.
                 if exc.status not in (409, 422):
                     raise
-            latest = self._read(branch)
-            text = merge(latest[0]) if latest else text
-        else:
-            raise GitHubError(
-                f"publishing {self.path}: the branch {branch} kept changing; run the job again"
-            )
-        return self._refresh(body, committed=True)
+        raise GitHubError(
+            f"publishing {self.path}: the branch {branch} kept changing; run the job again"
+        )
+
+    @property
+    def _run_tag(self) -> str:
+        return f"\n\nghqa-run: {self.run_id}" if self.run_id else ""
 
     def _refresh(self, body: str, committed: bool) -> Published:
         opened = False
@@ -147,8 +161,11 @@ class Publisher:
         except UnknownObjectException:
             self.repo.create_git_ref(f"refs/heads/{self.config.branch}", head)
             return
-        if ref.object.sha != head:
-            ref.edit(head, force=True)
+        if ref.object.sha == head:
+            return
+        if self.run_id and self._run_tag in self.repo.get_git_commit(ref.object.sha).message:
+            return  # another shard of this run started the branch afresh already
+        ref.edit(head, force=True)
 
     def _read(self, ref: str) -> tuple[str, str] | None:
         """(text, blob sha) of the file at ``ref``, or None."""
