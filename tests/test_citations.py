@@ -157,9 +157,11 @@ ADVERSARIAL = [
 
 @pytest.mark.parametrize("text", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
 def test_parse_is_fast_on_adversarial_input(text: str) -> None:
+    # Linear parsing takes a fraction of a second; quadratic backtracking takes minutes. The
+    # bound is loose so a busy machine does not fail it.
     started = time.perf_counter()
     parse_citations(text)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 15
 
 
 CITEY = st.text(alphabet="ab/._-:–#L0123456789 `[]()lines\nhttps:/github.com", max_size=300)

@@ -270,7 +270,7 @@ def test_extract_code_is_fast_on_big_replies() -> None:
     extract_code("```python\nprint(1)```\n" * 20_000)
     extract_code("<invoke name='python'>" * 20_000)
     extract_code("```\n" * 50_000)
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 20  # loose: catches quadratic blowups (minutes)
 
 
 # -- parse_tool_arguments --------------------------------------------------------------------------

@@ -295,9 +295,11 @@ def test_the_actions_own_markup_survives() -> None:
     ids=lambda t: repr(t[:12]),
 )
 def test_adversarial_megabyte_is_fast(text: str) -> None:
+    # Linear work takes well under a second; a super-linear path (backtracking, rescans) takes
+    # minutes on a megabyte. The bound is loose so a busy machine does not fail it.
     start = time.perf_counter()
     out = sanitize_answer(text, secrets=["a-long-secret-value"])
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 20
     assert FAILED not in out
     assert_safe(out)
 
