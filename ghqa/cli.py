@@ -15,6 +15,7 @@ import click
 
 from .errors import GhqaError
 from .settings import Settings, resolve_with_sources
+from .web.command import serve_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,6 +86,7 @@ def cli() -> None:
       ghqa pallets/click "how are options parsed?" --strategy rlm
       ghqa symbols torvalds/linux kernel/sched --name calc_delta_fair
       ghqa callers torvalds/linux kernel/sched calc_delta_fair
+      ghqa serve                                   # ask and watch in a browser
       ghqa config
 
     With no API key, a local model answers (pip install 'ghqa[local]').
@@ -424,6 +426,10 @@ def config_command(cache_dir: Path | None, no_check: bool) -> None:
         click.echo(f"{'ok  ' if ok else 'FAIL'} {label}: {detail}")
     if failed:
         raise click.exceptions.Exit(1)
+
+
+# The web server's parts load only when `serve` runs.
+cli.add_command(serve_command, name="serve")
 
 
 def _print_json(value: Any, drop: Sequence[str] = ()) -> None:
