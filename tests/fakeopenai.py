@@ -38,6 +38,12 @@ class Reply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     model: str | None = None  # default: the request's model
+    # Send the status line and headers, then nothing for this long (then close): a server that
+    # stalls after answering; for streamed and plain replies alike.
+    hang: float = 0.0
+    # A plain (not streamed) reply: this JSON object is sent verbatim as the 200 body instead
+    # of a well-formed completion (e.g. ``{"choices": []}``).
+    body: dict[str, Any] | None = None
 
 
 Responder = Callable[[dict[str, Any]], "Reply | str"]
@@ -215,6 +221,10 @@ class _Handler(TrackedHandler):
             if reply.status >= 400:
                 error = _error_body(reply.status, reply.error or f"HTTP {reply.status}")
                 return self._send_json(reply.status, error, reply.headers, reply.drop)
+            if reply.hang > 0:
+                return self._hang(reply)
+            if reply.body is not None and not body.get("stream"):
+                return self._send_json(200, reply.body, reply.headers, reply.drop)
             self._answer(body, reply)
         finally:
             fake._depart()
@@ -280,6 +290,18 @@ class _Handler(TrackedHandler):
         if drop:
             return self._cut(data[: len(data) // 2])
         self.wfile.write(data)
+
+    def _hang(self, reply: Reply) -> None:
+        """Headers that promise a body, then silence for ``reply.hang`` seconds, then close."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000")
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.flush()
+        self.server.fake.sleep(reply.hang)
+        self._cut(b"")
 
     def _cut(self, partial: bytes) -> None:
         """Write ``partial`` and close the connection: a reply that stops half way."""

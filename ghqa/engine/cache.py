@@ -35,6 +35,7 @@ class ResponseCache:
         self.path = path
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self.failed_puts = 0  # replies that could not be stored
         if self.mode != "off" and path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._open(path)
@@ -50,6 +51,12 @@ class ResponseCache:
                 "response TEXT NOT NULL)"
             )
         except sqlite3.DatabaseError as exc:
+            text = str(exc).lower()
+            if "full" in text or "disk i/o" in text or "readonly" in text:
+                raise EngineError(
+                    f"cannot write the response cache {path} ({exc}): free disk space, set "
+                    "GHQA_CACHE_DIR to a writable directory, or run with --no-cache"
+                ) from None
             raise EngineError(
                 f"the response cache {path} is unreadable ({exc}): delete it, or run with "
                 "--no-cache"
@@ -80,10 +87,16 @@ class ResponseCache:
             return
         text = json.dumps(response, ensure_ascii=False)
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO responses(key, model, created, response) VALUES (?,?,?,?)",
-                (key, model, time.time(), text),
-            )
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO responses(key, model, created, response) "
+                    "VALUES (?,?,?,?)",
+                    (key, model, time.time(), text),
+                )
+            except sqlite3.Error:
+                # A full disk, or a database locked for longer than the timeout: the reply in
+                # hand (already paid for) matters more than keeping it; the next run asks again.
+                self.failed_puts += 1
 
     def __len__(self) -> int:
         if self._db is None:

@@ -338,6 +338,11 @@ def explain_api_error(exc: openai.APIError, base_url: str, model: str) -> Engine
             f"{base_url} did not answer in time: raise GHQA_REQUEST_TIMEOUT or use a faster model"
         )
     if isinstance(exc, openai.APIConnectionError):
+        if _broke_off(exc):
+            return EngineError(
+                f"the connection to the model server at {base_url} broke off in the middle of "
+                "a reply (after retries): try again, or raise GHQA_RETRIES"
+            )
         return EngineError(
             f"cannot reach the model server at {base_url}: is it running? (check GHQA_BASE_URL)"
         )
@@ -345,6 +350,23 @@ def explain_api_error(exc: openai.APIError, base_url: str, model: str) -> Engine
         detail = _short(str(exc))
         return EngineError(f"{base_url} answered {exc.status_code} for {model}: {detail}")
     return EngineError(f"model call to {base_url} failed: {_short(str(exc))}")
+
+
+def _broke_off(exc: BaseException) -> bool:
+    """Whether a connection error happened after the server answered (a reply cut short), not
+    while connecting (nothing there). Told by the names of the transport's exceptions, which
+    are the same in every httpx flavour the openai client may use."""
+    cause: BaseException | None = exc.__cause__ or exc.__context__
+    for _ in range(10):
+        if cause is None:
+            break
+        name = type(cause).__name__
+        if name in ("RemoteProtocolError", "ReadError"):
+            return True
+        if name in ("ConnectError", "ConnectTimeout"):
+            return False
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _short(text: str, limit: int = 200) -> str:

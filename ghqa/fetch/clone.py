@@ -58,7 +58,18 @@ def fetch(spec: RepoSpec, settings: Settings, reporter: Reporter = null_reporter
     with file_lock(root.parent / f"{root.name}.lock"):
         fetcher = _Fetcher(spec, settings, root, reporter)
         try:
-            return fetcher.run()
+            try:
+                return fetcher.run()
+            except GitFailed as e:
+                if fetcher.created or e.kind() not in _DAMAGE_KINDS:
+                    raise
+                # An existing clone that git cannot read (a truncated pack, a lost object): the
+                # remote still has everything, so start again from a fresh clone, once.
+                reporter(
+                    "fetch", f"the cached clone at {root} is damaged ({e.last_line}); recloning"
+                )
+                fetcher = _Fetcher(spec, settings, root, reporter)
+                return fetcher.run(fresh=True)
         except GitFailed as e:
             if fetcher.created:  # nothing worth keeping: do not leave an empty clone behind
                 shutil.rmtree(root, ignore_errors=True)
@@ -68,6 +79,10 @@ def fetch(spec: RepoSpec, settings: Settings, reporter: Reporter = null_reporter
                 f"Cannot write the cache at {root}: {e.strerror or e}; free space or set "
                 "GHQA_CACHE_DIR to a writable directory"
             ) from None
+
+
+#: Failures of an existing clone that a fresh clone cures.
+_DAMAGE_KINDS = ("corrupt",)
 
 
 def _check_local_source(spec: RepoSpec) -> None:
@@ -96,8 +111,8 @@ class _Fetcher:
     def git(self) -> Git:
         return Git(self.root, self.env, self.secrets)
 
-    def run(self) -> Checkout:
-        state = self._open()
+    def run(self, fresh: bool = False) -> Checkout:
+        state = self._create() if fresh else self._open()
         ref = self.spec.ref or "HEAD"
         sha = self._resolve(state, ref)
         self._check_paths(sha)
@@ -136,8 +151,12 @@ class _Fetcher:
         )
         if healthy:
             assert isinstance(state, dict)
+            head = state.get("head")
             try:
                 self.git().run("rev-parse", "--git-dir")
+                if isinstance(head, str) and is_commit_sha(head):
+                    # Reads the commit object: a truncated or lost pack shows up here.
+                    self.git().run("rev-parse", "--verify", "--quiet", f"{head}^{{tree}}")
             except GitFailed:
                 healthy = False
         if not healthy:
@@ -241,6 +260,10 @@ def _explain(e: GitFailed, spec: RepoSpec, root: Path) -> FetchError:
     if kind == "network":
         return FetchError(
             f"Cannot reach {spec.host}: check your network connection (or use a local path)"
+        )
+    if kind == "not_found" and spec.kind == "file":
+        return FetchError(
+            f"Repository not found: {name} is gone or no longer a git repository: check the path"
         )
     if kind == "not_found":
         return FetchError(

@@ -109,7 +109,7 @@ class GitFailed(Exception):
         return re.sub(r"^(fatal|error):\s*", "", line)
 
     def kind(self) -> str:
-        """Classify the failure: network, not_found, bad_ref, disk_full or other."""
+        """Classify the failure: network, not_found, bad_ref, disk_full, corrupt or other."""
         s = self.stderr.lower()
         if "no space left on device" in s:
             return "disk_full"
@@ -126,6 +126,25 @@ class GitFailed(Exception):
             )
         ):
             return "network"
+        if any(
+            m in s
+            for m in (
+                "corrupt",
+                "not a tree object",
+                "not a valid object",
+                "unable to read",
+                "inflate",
+                "packfile",
+                "loose object",
+                "invalid object",
+                "bad packed object",
+                "premature end of pack",
+                "missing blob",
+                "missing tree",
+                "invalid sha1 pointer",
+            )
+        ):
+            return "corrupt"
         if any(
             m in s
             for m in (

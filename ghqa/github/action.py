@@ -22,7 +22,7 @@ from ..errors import GhqaError
 from ..render import answer_markdown, footer
 from ..reporter import Reporter, null_reporter
 from ..settings import Settings
-from .client import GitHubClient, PostedComment, permission_rank
+from .client import GitHubApiError, GitHubClient, PostedComment, permission_rank
 from .event import CommentEvent, load_event
 from .sanitize import clean_question, parse_trigger, sanitize_answer, split_target
 
@@ -164,7 +164,13 @@ def _answer(
         _write_outputs(inputs, existing.url, None)
         return Outcome(0, "already answered", existing.url)
     if existing is None:
-        client.react(repo, event.issue_number, event.comment_id, "eyes")
+        try:
+            client.react(repo, event.issue_number, event.comment_id, "eyes")
+        except GitHubApiError as exc:
+            if exc.status != 404:
+                raise
+            reporter("action", f"comment {event.comment_id} is gone; nothing to answer")
+            return Outcome(0, "the comment was deleted before it could be answered")
 
     settings = _settings(settings or Settings.resolve(env), inputs)
     target, paths, text = _target(question, inputs)
@@ -184,6 +190,8 @@ def _answer(
                 f"{marker(event.comment_id)}\n{PENDING}"
             )
             placeholder = _post_or_edit(client, repo, event.issue_number, placeholder, body)
+            if existing is None:
+                _drop_duplicates(client, repo, event.issue_number, tag, placeholder)
             web_url = None
             if co.spec.kind == "file":
                 web_url = f"{inputs.server_url}/{inputs.workflow_repository}"
@@ -192,20 +200,21 @@ def _answer(
         finally:
             index.close()
         answer.wall_time = round(time.monotonic() - started, 3)
+    except GitHubApiError:
+        raise
     except GhqaError as exc:
         message = f"**ghqa could not answer**: {exc}\n\n[Run log]({inputs.run_url})"
-        posted = _post_or_edit(
-            client, repo, event.issue_number, placeholder, _final(message, inputs, tag)
-        )
         _write_summary(inputs, question, message)
+        posted, _ = _publish(client, repo, event.issue_number, placeholder, message, inputs, tag)
         return Outcome(1, str(exc), posted.url)
 
     text_md = _answer_body(answer, inputs, label)
-    posted = _post_or_edit(
-        client, repo, event.issue_number, placeholder, _final(text_md, inputs, tag)
-    )
+    # The run's summary first: whatever GitHub does with the comment, the answer is kept.
     _write_summary(inputs, question, text_md)
+    posted, refused = _publish(client, repo, event.issue_number, placeholder, text_md, inputs, tag)
     _write_outputs(inputs, posted.url, answer)
+    if refused:
+        return Outcome(1, refused, posted.url, answer)
     reporter("action", f"answered: {posted.url}")
     if answer.partial:
         return Outcome(1, f"partial answer: {answer.reason}", posted.url, answer)
@@ -275,9 +284,52 @@ def _final(markdown: str, inputs: Inputs, tag: str) -> str:
 def _post_or_edit(
     client: GitHubClient, repo: str, issue: int, existing: PostedComment | None, body: str
 ) -> PostedComment:
-    if existing is None:
-        return client.post(repo, issue, body)
-    return client.edit(repo, issue, existing.id, body)
+    """Edit ``existing`` into ``body``, or post ``body`` when there is none or it was deleted."""
+    if existing is not None:
+        try:
+            return client.edit(repo, issue, existing.id, body)
+        except GitHubApiError as exc:
+            if exc.status != 404:
+                raise
+    return client.post(repo, issue, body)
+
+
+def _publish(
+    client: GitHubClient,
+    repo: str,
+    issue: int,
+    placeholder: PostedComment | None,
+    markdown: str,
+    inputs: Inputs,
+    tag: str,
+) -> tuple[PostedComment, str | None]:
+    """Post the final comment; when GitHub refuses its content (422), post a short note that
+    points to the run instead, and say why (the second value) so the job fails."""
+    try:
+        return _post_or_edit(client, repo, issue, placeholder, _final(markdown, inputs, tag)), None
+    except GitHubApiError as exc:
+        if exc.status != 422:
+            raise
+        note = (
+            "**ghqa answered, but GitHub refused the comment** (422). The answer is in the "
+            f"[run's summary]({inputs.run_url})."
+        )
+        posted = _post_or_edit(client, repo, issue, placeholder, _final(note, inputs, tag))
+        return posted, f"GitHub refused the answer's comment: {exc}"
+
+
+def _drop_duplicates(
+    client: GitHubClient, repo: str, issue: int, tag: str, keep: PostedComment
+) -> None:
+    """Delete other placeholders for the same comment: a POST whose answer was lost (a 502
+    after GitHub had written it) and was retried leaves two."""
+    for other in client.find_all(repo, issue, tag):
+        if other.id != keep.id and PENDING in other.body:
+            try:
+                client.delete(repo, issue, other.id)
+            except GitHubApiError as exc:
+                if exc.status != 404:
+                    raise
 
 
 def _write_summary(inputs: Inputs, question: str, markdown: str) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import requests
 from github import Auth, Github, GithubException, GithubRetry
 from github.Issue import Issue
 
@@ -19,6 +22,14 @@ def permission_rank(permission: str) -> int:
         return PERMISSIONS.index(permission.lower())
     except ValueError:
         return 0
+
+
+class GitHubApiError(GitHubError):
+    """GitHub answered a request with an error; ``status`` is its HTTP status (0: no answer)."""
+
+    def __init__(self, message: str, status: int = 0):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -62,50 +73,70 @@ class GitHubClient:
         """The role ``login`` has on ``repo`` (``none`` for strangers): the role name, which
         tells maintain and triage apart, or the coarse permission for a custom role."""
         try:
-            r = self.gh.get_repo(repo)
-            role = str(r.get_collaborator_role_name(login) or "none").lower()
-            return role if role in PERMISSIONS else str(r.get_collaborator_permission(login))
-        except GithubException as exc:
+            with self._calling(f"checking {login}'s permission on {repo}"):
+                r = self.gh.get_repo(repo)
+                role = str(r.get_collaborator_role_name(login) or "none").lower()
+                return role if role in PERMISSIONS else str(r.get_collaborator_permission(login))
+        except GitHubApiError as exc:
             if exc.status == 404:
                 return "none"
-            raise explain(exc, f"checking {login}'s permission on {repo}") from None
+            raise
 
     def react(self, repo: str, issue: int, comment_id: int, content: str = "eyes") -> None:
-        try:
+        with self._calling(f"reacting to comment {comment_id}"):
             self._issue(repo, issue).get_comment(comment_id).create_reaction(content)
-        except GithubException as exc:
-            raise explain(exc, f"reacting to comment {comment_id}") from None
 
     def post(self, repo: str, issue: int, body: str) -> PostedComment:
-        try:
+        with self._calling(f"commenting on {repo}#{issue}"):
             c = self._issue(repo, issue).create_comment(body)
-        except GithubException as exc:
-            raise explain(exc, f"commenting on {repo}#{issue}") from None
         return PostedComment(c.id, c.html_url, c.body)
 
     def edit(self, repo: str, issue: int, comment_id: int, body: str) -> PostedComment:
-        try:
+        with self._calling(f"editing comment {comment_id}"):
             c = self._issue(repo, issue).get_comment(comment_id)
             c.edit(body)
-        except GithubException as exc:
-            raise explain(exc, f"editing comment {comment_id}") from None
         return PostedComment(c.id, c.html_url, body)
+
+    def delete(self, repo: str, issue: int, comment_id: int) -> None:
+        with self._calling(f"deleting comment {comment_id}"):
+            self._issue(repo, issue).get_comment(comment_id).delete()
 
     def find(self, repo: str, issue: int, marker: str) -> PostedComment | None:
         """The first comment of the issue whose body holds ``marker``."""
-        try:
+        found = self.find_all(repo, issue, marker, first=True)
+        return found[0] if found else None
+
+    def find_all(
+        self, repo: str, issue: int, marker: str, first: bool = False
+    ) -> list[PostedComment]:
+        """The comments of the issue whose body holds ``marker``, oldest first."""
+        found: list[PostedComment] = []
+        with self._calling(f"reading the comments of {repo}#{issue}"):
             for c in self._issue(repo, issue).get_comments():
                 if marker in (c.body or ""):
-                    return PostedComment(c.id, c.html_url, c.body)
+                    found.append(PostedComment(c.id, c.html_url, c.body))
+                    if first:
+                        break
+        return found
+
+    @contextlib.contextmanager
+    def _calling(self, doing: str) -> Iterator[None]:
+        """Turn PyGithub's and the transport's failures into one :class:`GitHubApiError`."""
+        try:
+            yield
         except GithubException as exc:
-            raise explain(exc, f"reading the comments of {repo}#{issue}") from None
-        return None
+            raise explain(exc, doing) from None
+        except requests.RequestException as exc:
+            raise GitHubApiError(
+                f"{doing} failed: cannot reach {self.api_url} ({type(exc).__name__}); "
+                "try again later"
+            ) from None
 
     def _issue(self, repo: str, issue: int) -> Issue:
         return self.gh.get_repo(repo).get_issue(issue)
 
 
-def explain(exc: GithubException, doing: str, needs: str = "issues: write") -> GitHubError:
+def explain(exc: GithubException, doing: str, needs: str = "issues: write") -> GitHubApiError:
     """One line saying what failed and what to check; ``needs`` names the workflow permissions."""
     message = ""
     if isinstance(exc.data, dict):
@@ -116,4 +147,6 @@ def explain(exc: GithubException, doing: str, needs: str = "issues: write") -> G
         404: "not found (or the token cannot see it)",
         422: "GitHub rejected the content",
     }.get(exc.status, "GitHub had a problem; try again later")
-    return GitHubError(f"{doing} failed ({exc.status} {message}): {hint}".replace("  ", " "))
+    return GitHubApiError(
+        f"{doing} failed ({exc.status} {message}): {hint}".replace("  ", " "), exc.status
+    )

@@ -8,6 +8,7 @@ snapshot that exists is complete, and a run killed half way leaves nothing half-
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -76,6 +77,11 @@ def store_path(cache_root: Path) -> Path:
     return cache_root / f"index-v{INDEX_VERSION}.sqlite"
 
 
+def _out_of_space(e: sqlite3.Error) -> bool:
+    text = str(e).lower()
+    return "full" in text or "disk i/o" in text or "readonly" in text
+
+
 def paths_key(paths: Sequence[str]) -> str:
     return json.dumps(sorted(paths))
 
@@ -99,8 +105,18 @@ class IndexStore:
                 self.db.execute("COMMIT")
             self.db.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as e:
+            if _out_of_space(e):
+                raise IndexingError(
+                    f"Cannot write the index at {path} ({e}): free disk space or set "
+                    "GHQA_CACHE_DIR to a writable directory"
+                ) from None
             raise IndexingError(
                 f"The index at {path} is unusable ({e}): delete it and run again"
+            ) from None
+        except OSError as e:
+            raise IndexingError(
+                f"Cannot write the index at {path} ({e.strerror or e}): free disk space or set "
+                "GHQA_CACHE_DIR to a writable directory"
             ) from None
 
     def close(self) -> None:
@@ -178,13 +194,19 @@ class IndexStore:
             db.execute("COMMIT")
             return snapshot
         except sqlite3.OperationalError as e:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            _rollback(db)
             raise IndexingError(
                 f"Cannot write the index at {self.path} ({e}): free disk space or set "
                 "GHQA_CACHE_DIR to a writable directory"
             ) from None
         except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            _rollback(db)
             raise
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Undo the open transaction, if any; a rollback that fails (a full disk) is left to SQLite,
+    which discards an uncommitted transaction when the connection closes or reopens."""
+    with contextlib.suppress(sqlite3.Error):
+        if db.in_transaction:
+            db.execute("ROLLBACK")
