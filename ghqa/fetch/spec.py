@@ -11,12 +11,15 @@ from urllib.parse import unquote, urlsplit
 from ..errors import SpecError
 
 _OWNER_NAME = re.compile(
-    r"^(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/(?P<name>[A-Za-z0-9._-]{1,100})$"
+    r"^(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/(?P<name>(?!\.\.?$)[A-Za-z0-9._-]{1,100})$"
 )
 _REF = re.compile(r"^[A-Za-z0-9._/+-]{1,200}$")
 _SHA = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_HOST = re.compile(r"^[A-Za-z0-9.-]+(?::[0-9]{1,5})?$")
+# Dot-separated labels of letters, digits and inner hyphens, and an optional port: never "." or
+# "..", which would make the cache directory (named after the host) leave the cache.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?(?::[0-9]{{1,5}})?$")
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,16 @@ class RepoSpec:
         return replace(self, ref=validate_ref(ref) if ref else None)
 
 
+def _shown(text: str) -> str:
+    """``text`` quoted for an error message, at most 120 characters."""
+    quoted = repr(text)
+    return quoted if len(quoted) <= 120 else quoted[:117] + "..."
+
+
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", text) or "_"
+    """``text`` as one directory name: never empty, ``.`` or ``..``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", text)
+    return "_" if safe in ("", ".", "..") else safe
 
 
 def validate_ref(ref: str) -> str:
@@ -80,7 +91,8 @@ def validate_ref(ref: str) -> str:
     )
     if bad:
         raise SpecError(
-            f"Invalid ref {ref!r}: give a branch, tag or commit sha (letters, digits, '._/+-')"
+            f"Invalid ref {_shown(ref)}: give a branch, tag or commit sha "
+            "(letters, digits, '._/+-')"
         )
     return ref
 
@@ -89,19 +101,22 @@ def normalize_path(path: str) -> str:
     """A repository-relative path without ``.``, ``..`` or empty parts; ``""`` is the whole
     repository."""
     if _CONTROL.search(path):
-        raise SpecError(f"Invalid path {path!r}: it contains control characters")
+        raise SpecError(f"Invalid path {_shown(path)}: it contains control characters")
     text = path.strip().replace("\\", "/")
     if text.startswith("/"):
         raise SpecError(
-            f"Invalid path {path!r}: paths are relative to the repository root, e.g. kernel/sched"
+            f"Invalid path {_shown(path)}: paths are relative to the repository root, "
+            "e.g. kernel/sched"
         )
     parts = [p for p in text.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
-        raise SpecError(f"Invalid path {path!r}: '..' is not allowed")
+        raise SpecError(f"Invalid path {_shown(path)}: '..' is not allowed")
     if any(p == ".git" for p in parts):
-        raise SpecError(f"Invalid path {path!r}: .git is not part of the repository's content")
+        raise SpecError(
+            f"Invalid path {_shown(path)}: .git is not part of the repository's content"
+        )
     if parts and parts[0].startswith("-"):
-        raise SpecError(f"Invalid path {path!r}: a path may not start with '-'")
+        raise SpecError(f"Invalid path {_shown(path)}: a path may not start with '-'")
     return "/".join(parts)
 
 
@@ -130,27 +145,34 @@ def parse_spec(
     if not text:
         raise SpecError("No repository given: name one as owner/name, a URL or a local path")
     if _CONTROL.search(text) or text.startswith("-"):
-        raise SpecError(f"Invalid repository {raw!r}: use owner/name, a URL or a local path")
+        raise SpecError(f"Invalid repository {_shown(raw)}: use owner/name, a URL or a local path")
     gh_scheme, github_host = split_host(github_host)
     extra_paths: list[str] = []
     spec_ref: str | None = None
 
     if text.startswith("file://"):
-        spec = _local(Path(unquote(urlsplit(text).path)))
+        try:
+            local = unquote(urlsplit(text).path)
+        except ValueError as e:  # a malformed host part
+            raise SpecError(f"Invalid file URL {_shown(raw)}: {str(e)[:100]}") from None
+        spec = _local(local, raw)
     elif text.startswith(("https://", "http://")):
-        spec, spec_ref, extra_paths = _from_url(text, github_host, gh_scheme)
+        try:
+            spec, spec_ref, extra_paths = _from_url(text, github_host, gh_scheme)
+        except ValueError as e:  # urlsplit: a malformed IPv6 host or port
+            raise SpecError(f"Invalid repository URL {_shown(raw)}: {str(e)[:100]}") from None
     elif text.startswith(("git@", "ssh://")):
         raise SpecError(
-            f"SSH URLs are not supported: {raw!r}; use https://HOST/OWNER/NAME or OWNER/NAME"
+            f"SSH URLs are not supported: {_shown(raw)}; use https://HOST/OWNER/NAME or OWNER/NAME"
         )
-    elif text.startswith(("/", "./", "../", "~")) or text in (".", "..") or Path(text).is_dir():
-        spec = _local(Path(text).expanduser())
+    elif text.startswith(("/", "./", "../", "~")) or text in (".", "..") or _is_dir(text):
+        spec = _local(text, raw)
     else:
         name_part, _, spec_ref_text = text.partition("@")
         m = _OWNER_NAME.match(name_part.removesuffix(".git"))
         if not m:
             raise SpecError(
-                f"Invalid repository {raw!r}: use owner/name (e.g. torvalds/linux), "
+                f"Invalid repository {_shown(raw)}: use owner/name (e.g. torvalds/linux), "
                 "https://host/owner/name, file:///path or a local directory"
             )
         spec = RepoSpec(
@@ -170,8 +192,20 @@ def parse_spec(
     )
 
 
-def _local(path: Path) -> RepoSpec:
-    resolved = path.resolve()
+def _is_dir(text: str) -> bool:
+    try:
+        return Path(text).is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return False
+
+
+def _local(text: str, raw: str) -> RepoSpec:
+    """A local directory (``~`` expanded); SpecError when the path cannot be resolved."""
+    try:
+        resolved = Path(text).expanduser().resolve()
+    except (OSError, ValueError, RuntimeError) as e:  # unknown ~user, NUL, too long, a loop
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise SpecError(f"Invalid local repository path {_shown(raw)}: {reason}") from None
     return RepoSpec(
         kind="file",
         url=resolved.as_uri(),
@@ -190,7 +224,7 @@ def split_host(github_host: str) -> tuple[str, str]:
         scheme, _, text = text.partition("://")
     if scheme not in ("https", "http") or not _HOST.match(text):
         raise SpecError(
-            f"Invalid GitHub host {github_host!r}: use a host name such as github.com or "
+            f"Invalid GitHub host {_shown(github_host)}: use a host name such as github.com or "
             "https://github.example.com (GHQA_GITHUB_HOST)"
         )
     return scheme, text
@@ -207,13 +241,19 @@ def _from_url(
         )
     host = parts.netloc.lower()
     if not _HOST.match(host):
-        raise SpecError(f"Invalid repository URL {text!r}: the host {host!r} is malformed")
+        raise SpecError(
+            f"Invalid repository URL {_shown(text)}: the host {_shown(host)} is malformed"
+        )
     segs = [s for s in parts.path.split("/") if s]
     if len(segs) < 2:
-        raise SpecError(f"Invalid repository URL {text!r}: expected https://{host}/OWNER/NAME")
+        raise SpecError(
+            f"Invalid repository URL {_shown(text)}: expected https://{host}/OWNER/NAME"
+        )
     owner, name = segs[0], segs[1].removesuffix(".git")
     if not _OWNER_NAME.match(f"{owner}/{name}"):
-        raise SpecError(f"Invalid repository URL {text!r}: expected https://{host}/OWNER/NAME")
+        raise SpecError(
+            f"Invalid repository URL {_shown(text)}: expected https://{host}/OWNER/NAME"
+        )
     ref: str | None = None
     paths: list[str] = []
     rest = segs[2:]
@@ -221,7 +261,7 @@ def _from_url(
         # A browser URL: .../tree/REF/PATH or .../blob/REF/PATH
         if rest[0] not in ("tree", "blob") or len(rest) < 2:
             raise SpecError(
-                f"Invalid repository URL {text!r}: expected https://{host}/OWNER/NAME "
+                f"Invalid repository URL {_shown(text)}: expected https://{host}/OWNER/NAME "
                 "or a .../tree/REF/PATH link"
             )
         ref = unquote(rest[1])

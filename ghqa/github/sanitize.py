@@ -134,25 +134,51 @@ def _tag_text(m: re.Match[str]) -> str:
     return "\n" if m[1].lower() in _BLOCK_TAGS else ""
 
 
+_SPREAD_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?=\s)[^<>]*>")  # linear: stops at "<"
+
+
+def _untag_spread(m: re.Match[str]) -> str:
+    """A tag whose attributes span lines (``<img\\nalt="..." src=x>``), as its text."""
+    return _tag_text(m) if "\n" in m[0] else m[0]
+
+
 def _untag(text: str) -> str:
     """HTML tags outside code reduced to their text (block-level ones to a line break); what a
-    reader sees in code (``vector<int>``) stays."""
+    reader sees in code (``vector<int>``) stays. A tag spread over lines of prose goes too."""
     lines = text.split("\n")
     fence: tuple[str, int, int] | None = None
-    for i, line in enumerate(lines):
+    prose: list[list[str]] = [[]]  # runs of lines outside fenced code
+    for line in lines:
         if fence is not None:
             if _closes(line, fence):
                 fence = None
+            prose[-1].append(line)
+            prose.append([])
             continue
         fence = _opener(line)
         if fence is None:
-            parts, pos = [], 0
-            for start, end in _code_spans(line):
-                parts += [_ANY_TAG.sub(_tag_text, line[pos:start]), line[start:end]]
-                pos = end
-            parts.append(_ANY_TAG.sub(_tag_text, line[pos:]))
-            lines[i] = "".join(parts)
-    return "\n".join(lines)
+            prose[-1].append(_untag_line(line))
+        else:
+            prose[-1].append(line)
+            prose.append([])
+    out: list[str] = []
+    for k, run in enumerate(prose):
+        # Every run but the last ends with a fence line (an opener or code), kept as it is.
+        body, tail = (run, []) if k == len(prose) - 1 else (run[:-1], run[-1:])
+        joined = "\n".join(body)
+        if "\n" in joined and "<" in joined:
+            body = _SPREAD_TAG.sub(_untag_spread, joined).split("\n")
+        out += body + tail
+    return "\n".join(out)
+
+
+def _untag_line(line: str) -> str:
+    parts, pos = [], 0
+    for start, end in _code_spans(line):
+        parts += [_ANY_TAG.sub(_tag_text, line[pos:start]), line[start:end]]
+        pos = end
+    parts.append(_ANY_TAG.sub(_tag_text, line[pos:]))
+    return "".join(parts)
 
 
 def clean_question(text: str, limit: int = 4000) -> str:
@@ -163,7 +189,11 @@ def clean_question(text: str, limit: int = 4000) -> str:
     text = _strip_invisible(str(text))
     text = _remove_comments(text)
     text = _HIDDEN_ELEMENT.sub("", text)
-    text = _untag(text)
+    for _ in range(4):  # removing a tag can change which lines are fenced code: settle
+        untagged = _untag(text)
+        if untagged == text:
+            break
+        text = untagged
     text = _COMMENT_OPEN.sub("", text)
     text = _REFERENCE_DEFINITION.sub("", text)
     text = _BLANK_RUN.sub("\n\n", text).strip()
@@ -298,6 +328,53 @@ def _redact(text: str, pattern: re.Pattern[str] | None) -> str:
             break
         text = new
     return text
+
+
+#: Markup that renders as nothing between two visible characters: tags, code span delimiters
+#: (a backtick left in the output always is one), backslash escapes; and the same with emphasis
+#: delimiters, which show or not depending on what is around them.
+_HIDDEN_MARKUP = re.compile(r"<[^<>\n]*>|`|\\(?=[!-/:-@\[-`{-~])")
+_MAYBE_MARKUP = re.compile(r"<[^<>\n]*>|[`*~]|\\(?=[!-/:-@\[-`{-~])")
+
+
+def _joined_spans(line: str, markup: re.Pattern[str]) -> list[tuple[int, int]]:
+    """Source spans of the tokens ``line`` shows once ``markup`` is rendered away: from the
+    token's first to its last visible character, markup included."""
+    if not markup.search(line):
+        return []
+    flat = markup.sub("", line)
+    if not TOKEN_RE.search(flat):
+        return []
+    where: list[int] = []  # source offset of each visible character
+    pos = 0
+    for m in markup.finditer(line):
+        where.extend(range(pos, m.start()))
+        pos = m.end()
+    where.extend(range(pos, len(line)))
+    return [(where[m.start()], where[m.end() - 1] + 1) for m in TOKEN_RE.finditer(flat)]
+
+
+def _redact_joined(text: str) -> str:
+    """``text`` without tokens that only appear once inline markup is rendered: GitHub shows
+    ``ghp_ab<b>cd</b>`` or `` `@xg`hp_abcd`` as one copyable token. Rendering again repairs
+    the markup a redaction cuts."""
+    lines = text.split("\n")
+    changed = False
+    for k, line in enumerate(lines):
+        spans = sorted(_joined_spans(line, _HIDDEN_MARKUP) + _joined_spans(line, _MAYBE_MARKUP))
+        if not spans:
+            continue
+        merged: list[tuple[int, int]] = []
+        for start, end in spans:
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        for start, end in reversed(merged):
+            line = line[:start] + REDACTED + line[end:]
+        lines[k] = line
+        changed = True
+    return "\n".join(lines) if changed else text
 
 
 def redact_secrets(text: str, secrets: Iterable[str] = ()) -> str:
@@ -805,7 +882,7 @@ def _sanitize(markdown: str, secrets: tuple[str, ...], hosts: tuple[str, ...], l
     # Removing markup can splice new URLs, tokens or tags together: render until nothing changes.
     for _ in range(6):
         lines, closers = _Document(hosts).render(text)
-        out = _redact(_COMMENT_OPEN.sub("", "\n".join(lines)), pattern)
+        out = _redact_joined(_redact(_COMMENT_OPEN.sub("", "\n".join(lines)), pattern))
         if out == text:
             break
         text = out

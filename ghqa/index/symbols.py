@@ -22,6 +22,10 @@ import tree_sitter as ts
 
 from .languages import has_grammar, parser, queries
 
+#: At most this many definitions, and references, are kept per file (the first, in line order):
+#: a generated file under the parse limit could otherwise add hundreds of thousands of rows.
+MAX_SYMBOLS_PER_FILE = 100_000
+MAX_REFS_PER_FILE = 100_000
 #: Definition kinds whose bodies are "callers" of the calls they contain.
 CALLABLE_KINDS = frozenset({"function", "method", "constructor"})
 #: Kinds that contain other definitions (the ``scope`` of what they contain).
@@ -99,7 +103,7 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
                 kind = key[len("reference.") :]
                 raw.extend((n.start_point.row + 1, _text(n), kind) for n in nodes)
     raw.sort()
-    return defs, _with_callers(defs, raw)
+    return defs[:MAX_SYMBOLS_PER_FILE], _with_callers(defs, raw[:MAX_REFS_PER_FILE])
 
 
 def _definitions(q: ts.Query, root: ts.Node) -> list[SymbolRow]:
@@ -181,7 +185,23 @@ def _is_local(node: ts.Node) -> bool:
 
 
 def _is_extern(node: ts.Node) -> bool:
-    return any(c.type == "storage_class_specifier" and c.text == b"extern" for c in node.children)
+    """Whether a C or C++ declaration says ``extern``. Only the specifiers before the first
+    declarator are looked at, with a cursor: ``node.children`` (or ``next_sibling``) of ``int a,
+    b, ...;`` costs as much as there are declarators, for each of them (quadratic time, and the
+    children lists once took gigabytes)."""
+    if node.type != "declaration":
+        return False
+    cursor = node.walk()
+    if not cursor.goto_first_child():
+        return False
+    while cursor.field_name != "declarator":
+        child = cursor.node
+        if child is not None and child.type == "storage_class_specifier":
+            if child.text == b"extern":
+                return True
+        if not cursor.goto_next_sibling():
+            break
+    return False
 
 
 def _with_scopes(defs: list[SymbolRow]) -> list[SymbolRow]:
