@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from .errors import GhqaError
+from .eval.command import eval_command
 from .settings import Settings, resolve_with_sources
 from .web.command import serve_command
 
@@ -428,7 +429,8 @@ def config_command(cache_dir: Path | None, no_check: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
-# The web server's parts load only when `serve` runs.
+# Their heavy parts load only when the command runs.
+cli.add_command(eval_command, name="eval")
 cli.add_command(serve_command, name="serve")
 
 

@@ -1,0 +1,151 @@
+"""Baselines answered in one model call, with the engine's prompts, models and citation checks.
+
+- ``whole``: the selected files in path order, with line numbers, cut at the context budget
+  (what "pack the repository into the prompt" tools do);
+- ``grep``: windows of lines around the question's identifier-like words, packed into the
+  budget (the simple "send the relevant code" approach).
+
+Only the code sent differs from the ``direct`` strategy: the answer goes through the same
+``Run.finish`` (citation parsing, verification, usage), so the numbers are comparable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..engine import Answer, prompts
+from ..engine.budget import Budget, BudgetExceeded
+from ..engine.cache import ResponseCache
+from ..engine.context import STRONG, Span, pack, question_terms
+from ..engine.engine import RESPONSES_FILE, limits_of
+from ..engine.models import Models, estimate_tokens
+from ..engine.run import Draft, Run
+from ..engine.trace import Trace
+from ..engine.workspace import FileNotReadable, Workspace
+from ..index import RepoIndex
+from ..reporter import Reporter, null_reporter
+from ..settings import Settings
+from .strategies import BASELINES
+
+#: Lines shown before and after a grep hit.
+GREP_WINDOW = 8
+#: Hits taken per word of the question.
+GREP_HITS_PER_TERM = 100
+#: Tokens of a file's heading in the prompt (as the engine's packer counts them).
+_HEADING_TOKENS = 12
+
+
+def whole_context(ws: Workspace, budget_tokens: int) -> tuple[str, int, int]:
+    """Every readable file with line numbers, in path order, until ``budget_tokens`` is used;
+    returns the text, the tokens sent and the tokens of all the files."""
+    blocks: list[str] = []
+    used = 0
+    total = 0
+    for path in ws.readable:
+        try:
+            lines = ws.lines(path)
+        except FileNotReadable:
+            continue
+        costs = [estimate_tokens(line) + 2 for line in lines]
+        total += _HEADING_TOKENS + sum(costs)
+        room = budget_tokens - used - _HEADING_TOKENS
+        taken = 0
+        while taken < len(lines) and costs[taken] <= room:
+            room -= costs[taken]
+            taken += 1
+        if taken == 0:
+            continue
+        used += _HEADING_TOKENS + sum(costs[:taken])
+        blocks.append(f"### {path} (lines 1-{taken})\n{ws.numbered(path, 1, taken)}")
+    return "\n\n".join(blocks), used, total
+
+
+def grep_context(ws: Workspace, question: str, budget_tokens: int) -> tuple[str, list[Span], int]:
+    """Windows around lines holding the question's words (whole words, any case), the most
+    specific words first, packed into ``budget_tokens``."""
+    terms = question_terms(question)
+    spans: list[Span] = []
+    for rank, term in enumerate(terms):
+        pattern = re.compile(rf"\b{re.escape(term)}\b", re.IGNORECASE)
+        for hit in ws.grep(pattern, limit=GREP_HITS_PER_TERM):
+            start = max(1, hit.line - GREP_WINDOW)
+            score = STRONG + len(terms) - rank
+            spans.append(Span(hit.path, start, hit.line + GREP_WINDOW, score, f"mentions {term}"))
+    text, chosen, used = pack(ws, spans, budget_tokens)
+    return text, chosen, used
+
+
+def answer_baseline(
+    kind: str,
+    index: RepoIndex,
+    question: str,
+    settings: Settings,
+    reporter: Reporter = null_reporter,
+    trace_path: Path | None = None,
+) -> Answer:
+    """Answer ``question`` with the ``whole`` or ``grep`` baseline, in one model call."""
+    if kind not in BASELINES:
+        raise ValueError(f"unknown baseline {kind!r}")
+    ws = Workspace(index)
+    budget = Budget(limits_of(settings))
+    cache = ResponseCache(
+        settings.cache_root / RESPONSES_FILE if settings.cache != "off" else None, settings.cache
+    )
+    trace = Trace(trace_path)
+    models: Models | None = None
+    try:
+        models = Models(settings, budget, cache, trace, reporter)
+        spec = index.checkout.spec
+        run = Run(
+            question=question,
+            ws=ws,
+            settings=settings,
+            models=models,
+            budget=budget,
+            trace=trace,
+            reporter=reporter,
+            repo=spec.display,
+            web_url=spec.web_url,
+        )
+        if kind == "whole":
+            context, used, total = whole_context(ws, settings.context_tokens)
+            note = f"whole: sent ~{used:,} of ~{total:,} tokens of code"
+        else:
+            context, spans, used = grep_context(ws, question, settings.context_tokens)
+            note = f"grep: sent {len(spans)} windows, ~{used:,} tokens of code"
+        trace.event("strategy", name=kind, note=note)
+        draft = _one_call(run, context or "(no code matched the question's words)")
+        draft.notes.insert(0, note)
+        return run.finish(draft, kind)
+    finally:
+        if models is not None:
+            models.close()
+        cache.close()
+        trace.close()
+
+
+def _one_call(run: Run, context: str) -> Draft:
+    messages = [
+        {
+            "role": "system",
+            "content": prompts.ANSWER_SYSTEM.format(repo=run.label, commit=run.commit[:12]),
+        },
+        {
+            "role": "user",
+            "content": prompts.DIRECT_USER.format(
+                question=run.question, repo=run.label, context=context
+            ),
+        },
+    ]
+    try:
+        reply = run.models.complete(messages, role="root")
+    except BudgetExceeded as exc:
+        return Draft(f"No answer: {exc.reason}.", partial=True, reason=exc.reason)
+    if not reply.content.strip():
+        return Draft("No answer: the model returned nothing.", partial=True, reason="no reply")
+    partial = reply.finish_reason == "length"
+    return Draft(
+        reply.content,
+        partial=partial,
+        reason="the reply was cut off at the reply-token limit" if partial else None,
+    )

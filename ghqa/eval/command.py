@@ -1,0 +1,185 @@
+"""``ghqa eval QUESTIONS_FILE``: the command. Flags -> Settings -> run_eval -> tables."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import GhqaError
+from ..settings import Settings
+from .strategies import DEFAULT_STRATEGIES, STRATEGIES, parse_strategies
+
+
+class _Progress:
+    """What the library reports, on stderr with the elapsed time, unless quiet."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.start = time.monotonic()
+
+    def __call__(self, stage: str, message: str, /, **data: Any) -> None:
+        if not self.quiet:
+            click.echo(f"ghqa [{time.monotonic() - self.start:5.1f}s] {message}", err=True)
+
+
+@click.command(name="eval", context_settings={"max_content_width": 100})
+@click.argument("questions_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-s",
+    "--strategy",
+    "strategies",
+    default=",".join(DEFAULT_STRATEGIES),
+    show_default=True,
+    help=f"Comma-separated strategies to compare: {', '.join(STRATEGIES)}.",
+)
+@click.option("-m", "--model", help="Root model [env GHQA_MODEL].")
+@click.option("--sub-model", help="Model for sub-calls [env GHQA_SUB_MODEL].")
+@click.option("--base-url", help="OpenAI-compatible server [env GHQA_BASE_URL, OPENAI_BASE_URL].")
+@click.option(
+    "--local-model",
+    type=click.Choice(["1.5b", "0.5b", "qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]),
+    help="Local model when no key is set [env GHQA_LOCAL_MODEL].",
+)
+@click.option("--repeat", type=click.IntRange(1), default=1, help="Answers per question.")
+@click.option("--subset", is_flag=True, help="Only the questions marked 'subset: true'.")
+@click.option(
+    "--question",
+    "question_ids",
+    multiple=True,
+    metavar="ID",
+    help="Only this question (repeatable; ids may also be comma-separated).",
+)
+@click.option(
+    "--jobs", type=click.IntRange(1), help="Answers at once (default 4; the local model: 1)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a Markdown report here, and its plot beside it (.png).",
+)
+@click.option("--no-cache", is_flag=True, help="Answer again even if a result is cached.")
+@click.option(
+    "--cache-dir",
+    envvar="GHQA_CACHE_DIR",
+    show_envvar=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where clones, indexes and results are kept.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+def eval_command(
+    questions_file: Path, strategies: str, model: str | None, sub_model: str | None,
+    base_url: str | None, local_model: str | None, repeat: int, subset: bool,
+    question_ids: tuple[str, ...], jobs: int | None,
+    as_json: bool, report_file: Path | None, no_cache: bool, cache_dir: Path | None,
+    quiet: bool,
+) -> None:  # fmt: skip
+    """Answer the questions of QUESTIONS_FILE with each strategy, grade the answers, and
+    compare: fact recall, citation precision and recall, verified citations, model calls,
+    tokens, cost and time.
+
+    Baselines: `whole` (the selected code in one call, cut at the context budget) and `grep`
+    (windows around the question's words). Results are cached, so a rerun only answers what
+    changed.
+
+    \b
+    Examples:
+      ghqa eval benchmarks/questions/linux-sched.yml
+      ghqa eval benchmarks/questions/linux-sched.yml --strategy grep,direct,rlm --repeat 3
+      ghqa eval benchmarks/questions/linux-sched.yml --subset --report out/eval.md
+    """
+    from .questions import load_questions
+    from .report import to_json, write_report
+    from .runner import EvalOptions, run_eval
+    from .summary import summarize
+    from .table import question_table, total_table
+
+    try:
+        chosen = parse_strategies(strategies)
+        qset = load_questions(questions_file)
+        if subset:
+            qset = qset.subset()
+        if question_ids:
+            qset = qset.only([i for ids in question_ids for i in ids.split(",") if i])
+        settings = Settings.resolve(
+            cache_dir=cache_dir,
+            model=model,
+            sub_model=sub_model,
+            base_url=base_url,
+            local_model=local_model,
+        )
+        options = EvalOptions(chosen, repeat, use_cache=not no_cache, jobs=jobs)
+        run = run_eval(qset, settings, options, _Progress(quiet))
+    except GhqaError as exc:
+        raise click.ClickException(str(exc)) from None
+    summary = summarize(run)
+    command = _command_line(
+        questions_file,
+        chosen,
+        {"--model": model, "--sub-model": sub_model, "--local-model": local_model},
+        repeat,
+        subset,
+        question_ids,
+        report_file,
+        as_json,
+        no_cache,
+    )
+    note = write_report(run, summary, report_file, command) if report_file else None
+    if as_json:
+        click.echo(json.dumps(to_json(run, summary, command), indent=2))
+    else:
+        click.echo(question_table(summary))
+        click.echo()
+        click.echo(total_table(summary))
+        click.echo()
+        click.echo(
+            f"{run.qset.name}: {len(run.qset.questions)} questions · model {run.model} · "
+            f"commit {run.short_commit} · {len(run.records)} answers "
+            f"({len(run.records) - len(run.computed)} from the cache) · "
+            f"{run.model_calls} model calls in this run · {run.seconds:.1f}s"
+        )
+        click.echo(
+            "cite P is 0 when an answer cites nothing verified; '-' is not applicable; "
+            "(a-b) is the range over repeats where they differ"
+        )
+    if report_file and not quiet:
+        click.echo(f"report: {report_file}", err=True)
+    if note:
+        click.echo(f"ghqa: {note}", err=True)
+
+
+def _command_line(
+    questions_file: Path,
+    strategies: tuple[str, ...],
+    models: dict[str, str | None],
+    repeat: int,
+    subset: bool,
+    question_ids: tuple[str, ...],
+    report_file: Path | None,
+    as_json: bool,
+    no_cache: bool,
+) -> str:
+    """The command that reproduces this run (options given, not the environment)."""
+    words = ["ghqa", "eval", str(questions_file), "--strategy", ",".join(strategies)]
+    for option, value in models.items():
+        if value:
+            words += [option, value]
+    if repeat > 1:
+        words += ["--repeat", str(repeat)]
+    if subset:
+        words.append("--subset")
+    if question_ids:
+        words += ["--question", ",".join(question_ids)]
+    if report_file:
+        words += ["--report", str(report_file)]
+    if as_json:
+        words.append("--json")
+    if no_cache:
+        words.append("--no-cache")
+    return shlex.join(words)
