@@ -107,6 +107,15 @@ class Settings:
         return self.cache_dir if self.cache_dir is not None else _default_cache_dir()
 
     @property
+    def secret_values(self) -> tuple[str, ...]:
+        """The values of the secret settings that are set (keys and tokens), for redaction."""
+        return tuple(
+            value
+            for f in dataclasses.fields(self)
+            if f.metadata.get("secret") and (value := getattr(self, f.name))
+        )
+
+    @property
     def github_api(self) -> str:
         """The GitHub REST API: the configured URL, else api.github.com or the Enterprise host's."""
         if self.github_api_url:

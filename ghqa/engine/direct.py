@@ -24,6 +24,11 @@ def answer_direct(run: Run) -> Draft:
         )
     else:
         ctx_text = ctx.text
+    return ask_with_context(run, ctx_text, parent=step)
+
+
+def ask_with_context(run: Run, context: str, parent: int | None = None) -> Draft:
+    """One root-model call answering the question from ``context`` (numbered code)."""
     messages = [
         {
             "role": "system",
@@ -32,12 +37,12 @@ def answer_direct(run: Run) -> Draft:
         {
             "role": "user",
             "content": prompts.DIRECT_USER.format(
-                question=run.question, repo=run.label, context=ctx_text
+                question=run.question, repo=run.label, context=context
             ),
         },
     ]
     try:
-        reply = run.models.complete(messages, role="root", parent=step)
+        reply = run.models.complete(messages, role="root", parent=parent)
     except BudgetExceeded as exc:
         return Draft("", partial=True, reason=exc.reason)
     partial = reply.finish_reason == "length"

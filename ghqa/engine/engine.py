@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import QuestionError
@@ -67,28 +69,8 @@ def answer_question(
     local checkout of a GitHub repository)."""
     settings.check()
     question = check_question(question)
-    ws = Workspace(index)
-    budget = Budget(limits_of(settings))
-    cache = ResponseCache(
-        settings.cache_root / RESPONSES_FILE if settings.cache != "off" else None, settings.cache
-    )
-    trace = Trace(trace_path)
-    models = None
-    try:
-        models = Models(settings, budget, cache, trace, reporter)
-        spec = index.checkout.spec
-        run = Run(
-            question=question,
-            ws=ws,
-            settings=settings,
-            models=models,
-            budget=budget,
-            trace=trace,
-            reporter=reporter,
-            repo=spec.display,
-            web_url=web_url or spec.web_url,
-            small_model=small_model,
-        )
+    with opened_run(index, question, settings, reporter, trace_path, web_url, small_model) as run:
+        trace, models, spec = run.trace, run.models, index.checkout.spec
         trace.event(
             "question",
             question=question,
@@ -110,16 +92,57 @@ def answer_question(
             strategy = "chunked"
             draft = _run_strategy(run, strategy)
         assert isinstance(draft, Draft)
-        if not draft.text.strip():
-            draft.text = f"No answer: {draft.reason or 'the model returned nothing'}."
-            draft.partial = True
+        fill_empty(draft)
         draft.notes = notes + draft.notes
         return run.finish(draft, strategy)
+
+
+@contextlib.contextmanager
+def opened_run(
+    index: RepoIndex,
+    question: str,
+    settings: Settings,
+    reporter: Reporter = null_reporter,
+    trace_path: Path | None = None,
+    web_url: str | None = None,
+    small_model: bool = False,
+) -> Iterator[Run]:
+    """A :class:`Run` for one question, with its budget, response cache, trace and model
+    client; all of them closed when the block ends."""
+    budget = Budget(limits_of(settings))
+    cache = ResponseCache(
+        settings.cache_root / RESPONSES_FILE if settings.cache != "off" else None, settings.cache
+    )
+    trace = Trace(trace_path)
+    models = None
+    try:
+        models = Models(settings, budget, cache, trace, reporter)
+        spec = index.checkout.spec
+        yield Run(
+            question=question,
+            ws=Workspace(index),
+            settings=settings,
+            models=models,
+            budget=budget,
+            trace=trace,
+            reporter=reporter,
+            repo=spec.display,
+            web_url=web_url or spec.web_url,
+            small_model=small_model,
+        )
     finally:
         if models is not None:
             models.close()
         cache.close()
         trace.close()
+
+
+def fill_empty(draft: Draft) -> Draft:
+    """A draft with no text says why there is no answer, and is partial."""
+    if not draft.text.strip():
+        draft.text = f"No answer: {draft.reason or 'the model returned nothing'}."
+        draft.partial = True
+    return draft
 
 
 def _run_strategy(run: Run, strategy: str) -> Draft | ProtocolFailure:

@@ -13,14 +13,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..engine import Answer, prompts
-from ..engine.budget import Budget, BudgetExceeded
-from ..engine.cache import ResponseCache
+from ..engine import Answer
 from ..engine.context import STRONG, Span, pack, question_terms
-from ..engine.engine import RESPONSES_FILE, limits_of
-from ..engine.models import Models, estimate_tokens
-from ..engine.run import Draft, Run
-from ..engine.trace import Trace
+from ..engine.direct import ask_with_context
+from ..engine.engine import fill_empty, opened_run
+from ..engine.models import estimate_tokens
 from ..engine.workspace import FileNotReadable, Workspace
 from ..index import RepoIndex
 from ..reporter import Reporter, null_reporter
@@ -86,66 +83,18 @@ def answer_baseline(
     """Answer ``question`` with the ``whole`` or ``grep`` baseline, in one model call."""
     if kind not in BASELINES:
         raise ValueError(f"unknown baseline {kind!r}")
-    ws = Workspace(index)
-    budget = Budget(limits_of(settings))
-    cache = ResponseCache(
-        settings.cache_root / RESPONSES_FILE if settings.cache != "off" else None, settings.cache
-    )
-    trace = Trace(trace_path)
-    models: Models | None = None
-    try:
-        models = Models(settings, budget, cache, trace, reporter)
-        spec = index.checkout.spec
-        run = Run(
-            question=question,
-            ws=ws,
-            settings=settings,
-            models=models,
-            budget=budget,
-            trace=trace,
-            reporter=reporter,
-            repo=spec.display,
-            web_url=spec.web_url,
-        )
+    with opened_run(index, question, settings, reporter, trace_path) as run:
+        ws = run.ws
         if kind == "whole":
             context, used, total = whole_context(ws, settings.context_tokens)
             note = f"whole: sent ~{used:,} of ~{total:,} tokens of code"
         else:
             context, spans, used = grep_context(ws, question, settings.context_tokens)
             note = f"grep: sent {len(spans)} windows, ~{used:,} tokens of code"
-        trace.event("strategy", name=kind, note=note)
-        draft = _one_call(run, context or "(no code matched the question's words)")
+        run.trace.event("strategy", name=kind, note=note)
+        draft = ask_with_context(run, context or "(no code matched the question's words)")
+        if not draft.text.strip() and draft.reason is None:
+            draft.reason = "no reply"
+        fill_empty(draft)
         draft.notes.insert(0, note)
         return run.finish(draft, kind)
-    finally:
-        if models is not None:
-            models.close()
-        cache.close()
-        trace.close()
-
-
-def _one_call(run: Run, context: str) -> Draft:
-    messages = [
-        {
-            "role": "system",
-            "content": prompts.ANSWER_SYSTEM.format(repo=run.label, commit=run.commit[:12]),
-        },
-        {
-            "role": "user",
-            "content": prompts.DIRECT_USER.format(
-                question=run.question, repo=run.label, context=context
-            ),
-        },
-    ]
-    try:
-        reply = run.models.complete(messages, role="root")
-    except BudgetExceeded as exc:
-        return Draft(f"No answer: {exc.reason}.", partial=True, reason=exc.reason)
-    if not reply.content.strip():
-        return Draft("No answer: the model returned nothing.", partial=True, reason="no reply")
-    partial = reply.finish_reason == "length"
-    return Draft(
-        reply.content,
-        partial=partial,
-        reason="the reply was cut off at the reply-token limit" if partial else None,
-    )

@@ -355,9 +355,10 @@ def _answer(
 def _safe(markdown: str, settings: Settings) -> str:
     """An entry as safe to publish as an Action comment: no secrets, images, raw HTML, or links
     off the repository's host."""
-    secrets = [s for s in (settings.api_key, settings.github_token) if s]
     hosts = ("github.com", settings.github_host)
-    return sanitize_answer(markdown, secrets=secrets, allowed_hosts=hosts, limit=20_000)
+    return sanitize_answer(
+        markdown, secrets=settings.secret_values, allowed_hosts=hosts, limit=20_000
+    )
 
 
 def _mark_stale(text: str, note: str) -> str:

@@ -87,12 +87,10 @@ def run_faq(
                     "questions not mined: no repository (set publish.repository or --repo)"
                 )
             else:
-                if old_text is not None:
-                    text = old_text
-                else:
+                if old_text is None:  # read once here, and handed to the build below
                     out = root / config.output
-                    text = out.read_text(encoding="utf-8") if out.is_file() else ""
-                since = read_document(text).mined_since
+                    old_text = out.read_text(encoding="utf-8") if out.is_file() else ""
+                since = read_document(old_text).mined_since
                 reporter("faq", f"mining questions from {target}")
                 mined = mine_questions(
                     client, target, config.mine, _time(since), about=config.repository
@@ -139,8 +137,9 @@ def pull_body(report: FaqReport, settings: Settings, shard: tuple[int, int] = (1
     lines += ["", f"Model calls: {u.calls}, tokens: {u.tokens:,}{cost}."]
     if shard != (1, 1):
         lines.append(f"Last updated by shard {shard[0]}/{shard[1]}.")
-    secrets = [s for s in (settings.api_key, settings.github_token) if s]
-    return sanitize_answer("\n".join(lines), secrets=secrets, allowed_hosts=(settings.github_host,))
+    return sanitize_answer(
+        "\n".join(lines), secrets=settings.secret_values, allowed_hosts=(settings.github_host,)
+    )
 
 
 def _time(value: str | None) -> datetime | None:

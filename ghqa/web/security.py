@@ -204,6 +204,6 @@ def secrets_of(
     """A redactor for the settings' keys and tokens, every environment variable whose name
     says it holds a secret, and ``extra`` (the server's own token)."""
     env = os.environ if env is None else env
-    values: list[str | None] = [settings.api_key, settings.github_token, *extra]
+    values: list[str | None] = [*settings.secret_values, *extra]
     values += [v for k, v in env.items() if _SECRET_NAME.search(k)]
     return Redactor(values)
