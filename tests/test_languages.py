@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ghqa.index.languages import GRAMMARS, language_for, queries
+from ghqa.index.languages import GRAMMARS, language_for, tags_query
 from ghqa.index.symbols import extract
 
 FIXTURES = Path(__file__).parent / "fixtures" / "languages"
@@ -364,10 +364,11 @@ def test_scopes(lang, filename, name, kind, scope):
 
 
 @pytest.mark.parametrize("lang", sorted(GRAMMARS))
-def test_queries_compile(lang):
-    defs_query, refs_query = queries(lang)
-    assert defs_query.pattern_count > 0
-    assert refs_query is not None and refs_query.pattern_count > 0
+def test_queries_compile_with_definitions_and_references(lang):
+    query = tags_query(lang)
+    names = {query.capture_name(i) for i in range(query.capture_count)}
+    assert any(n.startswith("definition.") for n in names)
+    assert any(n.startswith("reference.") for n in names)
 
 
 def test_fixture_for_every_language():

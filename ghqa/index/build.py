@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from ..fetch import Checkout
 from ..reporter import Reporter, null_reporter
 from ..settings import Settings
 from .files import MAX_PARSE_BYTES, content_flags, list_tree, path_flags, read_blobs
 from .languages import has_grammar, language_for
-from .parallel import map_forked, usable_workers
+from .parallel import imap_forked, usable_workers
 from .repoindex import RepoIndex
 from .store import BlobRow, FileRow, IndexStore, store_path
 from .symbols import RefRow, SymbolRow, extract_rows
 
 #: Below this many bytes to parse, forking workers costs more than it saves.
 _PARALLEL_BYTES = 256_000
+#: Parsing a file and then writing its rows costs about this much more than parsing it alone.
+_WRITE_COST = 1.25
 
 _Work = tuple[str, str, bytes]  # lang, path, content
 _Parsed = tuple[list[SymbolRow], list[RefRow]]
@@ -74,10 +77,19 @@ def build_index(
             new_blobs.append((key, sizes[sha], flags, [], []))
     total = sum(len(w[2]) for w in work)
     n = usable_workers(workers) if total >= _PARALLEL_BYTES else 1
-    parsed = map_forked(_parse, work, [len(w[2]) for w in work], n)
-    for key, (syms, refs) in zip(work_keys, parsed, strict=True):
-        new_blobs.append((key, sizes[key[0]], frozenset(), syms, refs))
-    snapshot = store.write_snapshot(checkout.commit, checkout.paths, files, new_blobs)
+    # This process writes the results of its share while the other workers still parse theirs.
+    parsed = imap_forked(_parse, work, [len(w[2]) for w in work], n, local_cost=_WRITE_COST)
+
+    def blob_rows() -> Iterator[BlobRow]:
+        yield from new_blobs
+        try:
+            for i, (syms, refs) in parsed:
+                key = work_keys[i]
+                yield key, sizes[key[0]], frozenset(), syms, refs
+        finally:
+            parsed.close()
+
+    snapshot = store.write_snapshot(checkout.commit, checkout.paths, files, blob_rows())
     reporter(
         "index",
         f"indexed {len(files)} files ({len(work)} parsed) in {time.monotonic() - start:.2f}s",

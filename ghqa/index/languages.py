@@ -71,70 +71,16 @@ def grammar(lang: str) -> ts.Language:
 
 
 @functools.cache
-def queries(lang: str) -> tuple[ts.Query, ts.Query | None]:
-    """The tags queries for ``lang`` from ``queries/<lang>.scm`` (package data): one with the
-    definition patterns, run for matches, and one with the reference patterns, run for captures
-    (the faster path, since references are most of what a file holds)."""
+def tags_query(lang: str) -> ts.Query:
+    """The tags query for ``lang`` from ``queries/<lang>.scm`` (package data): definition and
+    reference patterns together, so one walk of the tree finds both."""
     name = "typescript" if lang == "tsx" else lang
-    text = resources.files("ghqa.index").joinpath("queries").joinpath(f"{name}.scm").read_text()
-    defs: list[str] = []
-    refs: list[str] = []
-    for form in split_patterns(text):
-        (refs if "@reference." in form else defs).append(form)
-    language = grammar(lang)
-    return (
-        ts.Query(language, "\n".join(defs)),
-        ts.Query(language, "\n".join(refs)) if refs else None,
-    )
-
-
-def split_patterns(text: str) -> list[str]:
-    """The top-level patterns of a query file (comments dropped), as separate strings."""
-    forms: list[str] = []
-    depth = 0
-    start = -1
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == ";":  # a comment, at any depth
-            i = text.find("\n", i)
-            if i < 0:
-                break
-        elif c == '"':
-            i += 1
-            while i < len(text) and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
-        elif c in "([":
-            if depth == 0:
-                start = i
-            depth += 1
-        elif c in ")]":
-            depth -= 1
-            if depth == 0:
-                end = i + 1
-                # Captures and quantifiers that follow the closing bracket belong to the form.
-                while end < len(text) and text[end] not in "\n;([":
-                    end += 1
-                forms.append(_strip_comments(text[start:end]).strip())
-                i = end - 1
-        i += 1
-    return forms
+    scm = resources.files("ghqa.index").joinpath("queries").joinpath(f"{name}.scm")
+    text: str = scm.read_text()
+    query: ts.Query = ts.Query(grammar(lang), text)
+    return query
 
 
 @functools.cache
 def parser(lang: str) -> ts.Parser:
     return ts.Parser(grammar(lang))
-
-
-def _strip_comments(form: str) -> str:
-    out = []
-    for line in form.splitlines():
-        in_string = False
-        for j, c in enumerate(line):
-            if c == '"' and (j == 0 or line[j - 1] != "\\"):
-                in_string = not in_string
-            elif c == ";" and not in_string:
-                line = line[:j]
-                break
-        out.append(line)
-    return "\n".join(out)

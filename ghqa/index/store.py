@@ -151,20 +151,20 @@ class IndexStore:
         commit: str,
         paths: Sequence[str],
         files: Sequence[FileRow],
-        new_blobs: Sequence[BlobRow],
+        new_blobs: Iterable[BlobRow],
     ) -> int:
         """Store new blobs with their symbols, then the snapshot of ``files``, in one
-        transaction."""
+        transaction. ``new_blobs`` is consumed as it comes (parsing can still be going on), and
+        closed if the snapshot turns out to exist already."""
         db = self.db
         try:
             db.execute("BEGIN IMMEDIATE")
             existing = self.snapshot(commit, paths)
             if existing is not None:  # another process finished the same work first
                 db.execute("COMMIT")
+                _close(new_blobs)
                 return existing
-            ids = self.known_blobs([b[0] for b in new_blobs])
-            sym_rows: list[tuple[object, ...]] = []
-            ref_rows: list[tuple[object, ...]] = []
+            ids = self.known_blobs(f[1] for f in files)
             for key, size, flags, syms, refs in new_blobs:
                 if key in ids:
                     continue
@@ -174,11 +174,15 @@ class IndexStore:
                 )
                 blob_id = int(cur.lastrowid or 0)
                 ids[key] = blob_id
-                sym_rows.extend((blob_id, *s) for s in syms)
-                ref_rows.extend((blob_id, *r) for r in refs)
-            db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?)", sym_rows)
-            db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?)", ref_rows)
-            ids.update(self.known_blobs([f[1] for f in files if f[1] not in ids]))
+                if syms:
+                    db.executemany(
+                        "INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?)",
+                        [(blob_id, *s) for s in syms],
+                    )
+                if refs:
+                    db.executemany(
+                        "INSERT INTO refs VALUES (?, ?, ?, ?, ?)", [(blob_id, *r) for r in refs]
+                    )
             cur = db.execute(
                 "INSERT INTO snapshots(commit_sha, paths, created) VALUES (?, ?, ?)",
                 (commit, paths_key(paths), time.time()),
@@ -195,13 +199,21 @@ class IndexStore:
             return snapshot
         except sqlite3.OperationalError as e:
             _rollback(db)
+            _close(new_blobs)
             raise IndexingError(
                 f"Cannot write the index at {self.path} ({e}): free disk space or set "
                 "GHQA_CACHE_DIR to a writable directory"
             ) from None
         except BaseException:
             _rollback(db)
+            _close(new_blobs)
             raise
+
+
+def _close(blobs: Iterable[BlobRow]) -> None:
+    close = getattr(blobs, "close", None)
+    if close is not None:
+        close()
 
 
 def _rollback(db: sqlite3.Connection) -> None:

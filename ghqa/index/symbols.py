@@ -20,7 +20,7 @@ from importlib import resources
 
 import tree_sitter as ts
 
-from .languages import has_grammar, parser, queries
+from .languages import has_grammar, parser, tags_query
 
 #: At most this many definitions, and references, are kept per file (the first, in line order):
 #: a generated file under the parse limit could otherwise add hundreds of thousands of rows.
@@ -93,48 +93,76 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
     blank = _blanker(lang)
     if blank is not None:
         source = blank(source)
-    defs_query, refs_query = queries(lang)
+    query = tags_query(lang)
+    roles = _roles(lang)
     root = parser(lang).parse(source).root_node
-    defs = _with_scopes(_definitions(defs_query, root))
+    defs: list[SymbolRow] = []
+    seen: set[tuple[str, str, int]] = set()
     raw: list[tuple[int, str, str]] = []
-    if refs_query is not None:
-        for key, nodes in ts.QueryCursor(refs_query).captures(root).items():
-            if key.startswith("reference."):
-                kind = key[len("reference.") :]
-                raw.extend((n.start_point.row + 1, _text(n), kind) for n in nodes)
+    # One walk of the tree for definitions and references: each walk costs as much as all the
+    # patterns matched in it.
+    for pattern, caps in ts.QueryCursor(query).matches(root):
+        role = roles.get(pattern)
+        if role is None:
+            role = roles[pattern] = _role(query, pattern, caps)
+        is_ref, kind, key, prefix = role
+        if is_ref:
+            raw.extend((n.start_point.row + 1, _text(n), kind) for n in caps[key])
+        else:
+            _add_definition(defs, seen, caps, kind, key, prefix)
+    defs.sort(key=lambda s: (s[2], -s[3]))
+    defs = _with_scopes(defs)
     raw.sort()
     return defs[:MAX_SYMBOLS_PER_FILE], _with_callers(defs, raw[:MAX_REFS_PER_FILE])
 
 
-def _definitions(q: ts.Query, root: ts.Node) -> list[SymbolRow]:
-    defs: list[SymbolRow] = []
-    seen: set[tuple[str, str, int]] = set()
-    for pattern, caps in ts.QueryCursor(q).matches(root):
-        name_node, is_function, owner = _name_node(caps)
-        if name_node is None:
-            continue
-        name = _text(name_node)
-        kind_key = next((k for k in caps if k.startswith("definition.")), None)
-        if not name or kind_key is None:
-            continue
-        kind = kind_key[len("definition.") :]
-        node = caps[kind_key][0]
-        if kind in _SCOPED_KINDS and (is_function or _is_local(node) or _is_extern(node)):
-            continue
-        prefix = q.pattern_settings(pattern).get("prefix")
-        if prefix:
-            name = f"{prefix}{name}"
-        start = (caps["start"][0] if "start" in caps else node).start_point.row + 1
-        ident = (name, kind, start)
-        if ident in seen:
-            continue
-        seen.add(ident)
-        end = node.end_point.row + (0 if node.end_point.column == 0 else 1)
-        if kind == "function" and owner:  # C++ `Foo::bar() {...}`, defined out of line
-            kind = "method"
-        defs.append((name, kind, start, max(start, end), owner))
-    defs.sort(key=lambda s: (s[2], -s[3]))
-    return defs
+#: Per pattern of a language's tags query: (is a reference, kind, capture key, name prefix).
+_Role = tuple[bool, str, str, str]
+
+
+@functools.cache
+def _roles(lang: str) -> dict[int, _Role]:
+    return {}
+
+
+def _role(query: ts.Query, pattern: int, caps: dict[str, list[ts.Node]]) -> _Role:
+    for key in caps:
+        if key.startswith("reference."):
+            return True, key[len("reference.") :], key, ""
+        if key.startswith("definition."):
+            prefix = query.pattern_settings(pattern).get("prefix") or ""
+            return False, key[len("definition.") :], key, prefix
+    return True, "", "", ""  # a pattern with neither: nothing to record
+
+
+def _add_definition(
+    defs: list[SymbolRow],
+    seen: set[tuple[str, str, int]],
+    caps: dict[str, list[ts.Node]],
+    kind: str,
+    key: str,
+    prefix: str,
+) -> None:
+    name_node, is_function, owner = _name_node(caps)
+    if name_node is None:
+        return
+    name = _text(name_node)
+    if not name:
+        return
+    node = caps[key][0]
+    if kind in _SCOPED_KINDS and (is_function or _is_local(node) or _is_extern(node)):
+        return
+    if prefix:
+        name = f"{prefix}{name}"
+    start = (caps["start"][0] if "start" in caps else node).start_point.row + 1
+    ident = (name, kind, start)
+    if ident in seen:
+        return
+    seen.add(ident)
+    end = node.end_point.row + (0 if node.end_point.column == 0 else 1)
+    if kind == "function" and owner:  # C++ `Foo::bar() {...}`, defined out of line
+        kind = "method"
+    defs.append((name, kind, start, max(start, end), owner))
 
 
 def _text(node: ts.Node) -> str:
