@@ -230,6 +230,28 @@ def test_rlm_explores_in_the_repl_and_submits_verified_citations(
     assert answer.usage.calls == 5
 
 
+def test_rlm_repo_helpers_take_their_documented_arguments(index: RepoIndex, cache: Path) -> None:
+    """Every filter of ``repo.symbols`` works by keyword and by position, including ``name``
+    (which once collided with the host call's own first parameter)."""
+    code = (
+        'print("A", [(s.path, s.line) for s in repo.symbols(name="calc_delta_fair")])\n'
+        'print("B", [(s.path, s.line) for s in repo.symbols("__calc_delta", "function")])\n'
+        'print("C", len(repo.symbols(prefix="calc_delta", path="kernel/sched/fair.c")))\n'
+        'print("D", [c.line for c in repo.callers(name="calc_delta_fair")])\n'
+        'print("E", repo.grep("define WMULT_SHIFT", paths="kernel/sched/fair.c"))'
+    )
+    script = [run_python(code), submit(GOOD_ANSWER, [f"{FAIR}:259-284", f"{FAIR}:289-295"])]
+    with FakeOpenAI(script) as server:
+        ask(index, server, cache, strategy="rlm")
+        output = last_user_text(list(server.requests)[1])
+    assert "Error" not in output, output
+    assert f"A [('{FAIR}', 289)]" in output
+    assert f"B [('{FAIR}', 259)]" in output
+    assert "C 1" in output  # calc_delta_fair; __calc_delta does not start with it
+    assert "D [697, 1023, 1230, 5273, 9032]" in output
+    assert f"E [{FAIR}:228:" in output
+
+
 @pytest.mark.parametrize(
     "wrap",
     [

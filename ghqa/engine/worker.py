@@ -813,8 +813,9 @@ class Repl:
 
     # -- host calls and submit(), as seen by model code
 
-    def host_call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Ask the engine to run ``name(*args, **kwargs)``; values are JSON."""
+    def host_call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        """Ask the engine to run ``name(*args, **kwargs)``; values are JSON. ``name`` is
+        positional-only: ``kwargs`` may have a ``name`` of its own (``repo.symbols(name=...)``)."""
         if not isinstance(name, str):
             raise TypeError("the host call name must be a str")
         try:
