@@ -16,9 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError, NeedsKeyError
 from ..reporter import Reporter, null_reporter
@@ -26,6 +24,9 @@ from ..settings import Settings
 from .budget import Budget, BudgetExceeded
 from .cache import ResponseCache, cache_key
 from .trace import Trace
+
+if TYPE_CHECKING:
+    import openai
 
 OPENAI_URL = "https://api.openai.com/v1"
 Message = dict[str, Any]
@@ -92,6 +93,8 @@ class Models:
                 "no model configured: set OPENAI_API_KEY (or GHQA_API_KEY), or point "
                 "GHQA_BASE_URL at an OpenAI-compatible server"
             )
+        import openai  # here, not at the top: it takes a quarter second to import
+
         self.client = openai.OpenAI(
             api_key=settings.api_key or "not-needed",
             base_url=self.base_url,
@@ -118,6 +121,8 @@ class Models:
         self.client.close()
 
     def _first_served_model(self) -> str:
+        import openai
+
         try:
             listed = [m.id for m in self.client.models.list()]
         except openai.APIError as exc:
@@ -211,6 +216,8 @@ class Models:
             return list(pool.map(one, prompts))
 
     def _create(self, payload: dict[str, Any], model: str, reply_tokens: int) -> Any:
+        import openai
+
         param = self._token_param.get(model) or (
             "max_completion_tokens"
             if _COMPLETION_TOKENS_MODELS.match(model.split("/")[-1])
@@ -318,6 +325,8 @@ def _from_record(record: dict[str, Any], *, cached: bool, latency: float = 0.0) 
 
 def explain_api_error(exc: openai.APIError, base_url: str, model: str) -> EngineError:
     """One line that says what the model server did and what to do about it."""
+    import openai
+
     if isinstance(exc, openai.AuthenticationError):
         return EngineError(
             f"{base_url} refused the API key (401): check OPENAI_API_KEY or GHQA_API_KEY"
