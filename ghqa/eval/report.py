@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from ..cachefs import atomic_write
+from .questions import Source
 from .runner import EvalRun
 from .summary import Summary
 from .table import question_table, total_table
@@ -60,7 +62,7 @@ def markdown_report(run: EvalRun, summary: Summary, command: str, plot: str | No
         f"- command: `{command}`",
         f"- date: {run.started.strftime('%Y-%m-%d %H:%M UTC')}",
         f"- model: {run.model}",
-        f"- source: {qset.source.label}, commit {run.commit}",
+        f"- source: {_source_label(qset.source)}, commit {run.commit}",
         f"- questions: {len(qset.questions)}, strategies: {', '.join(run.strategies)}, "
         f"repeats: {run.repeat}",
         f"- answers: {len(run.records)} ({len(run.records) - len(run.computed)} from the cache), "
@@ -149,3 +151,14 @@ def _spread(mean: float, low: float | None, high: float | None) -> list[list[flo
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _source_label(source: Source) -> str:
+    """The source, with a snapshot directory relative to where the command ran: a report is
+    committed and read on other machines."""
+    if source.kind != "snapshot":
+        return source.label
+    try:
+        return f"snapshot {os.path.relpath(source.value)}"
+    except ValueError:  # another drive
+        return source.label
