@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .cliopts import Progress, cache_dir_option, model_options
 from .errors import GhqaError
 from .eval.command import eval_command
 from .settings import Settings, resolve_with_sources
@@ -27,34 +27,11 @@ SYMBOL_KINDS = (
 )  # fmt: skip
 
 
-class _Progress:
-    """Prints what the library reports to stderr with the elapsed time, unless quiet."""
-
-    def __init__(self, quiet: bool, verbose: bool = False):
-        self.quiet = quiet
-        self.verbose = verbose
-        self.start = time.monotonic()
-
-    def __call__(self, stage: str, message: str, /, **data: Any) -> None:
-        if self.quiet:
-            return
-        line = f"ghqa [{time.monotonic() - self.start:5.1f}s] {message}"
-        if self.verbose and data:
-            line += "  " + " ".join(f"{k}={v}" for k, v in data.items())
-        click.echo(line, err=True)
-
-
 def _repo_options(func: F) -> F:
     func = click.option(
         "--ref", envvar="GHQA_REF", show_envvar=True, help="Branch, tag or commit (default: HEAD)."
     )(func)
-    func = click.option(
-        "--cache-dir",
-        envvar="GHQA_CACHE_DIR",
-        show_envvar=True,
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Where clones and indexes are kept.",
-    )(func)
+    func = cache_dir_option("clones and indexes")(func)
     func = click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")(func)
     return func
 
@@ -109,7 +86,7 @@ def fetch(
     """
     from .pipeline import checkout
 
-    co = checkout(repo, paths, ref, _settings(cache_dir), _Progress(quiet))
+    co = checkout(repo, paths, ref, _settings(cache_dir), Progress(quiet))
     if as_json:
         _print_json(
             {
@@ -136,7 +113,7 @@ def files(
     """List the files under PATHS of REPO: path, size, language and flags."""
     from .pipeline import open_index
 
-    index = open_index(repo, paths, ref, _settings(cache_dir), _Progress(quiet))
+    index = open_index(repo, paths, ref, _settings(cache_dir), Progress(quiet))
     entries = index.files()
     if as_json:
         _print_json(
@@ -163,7 +140,7 @@ def symbols(
     """List the definitions under PATHS of REPO, with their line spans."""
     from .pipeline import open_index
 
-    index = open_index(repo, paths, ref, _settings(cache_dir), _Progress(quiet))
+    index = open_index(repo, paths, ref, _settings(cache_dir), Progress(quiet))
     found = index.symbols(name=name, kind=kind, prefix=prefix)
     if as_json:
         _print_json([asdict(s) for s in found])
@@ -188,7 +165,7 @@ def callers(
     from .pipeline import open_index
 
     *paths, name = paths_and_name
-    index = open_index(repo, paths, ref, _settings(cache_dir), _Progress(quiet))
+    index = open_index(repo, paths, ref, _settings(cache_dir), Progress(quiet))
     found = index.callers(name)
     if as_json:
         _print_json(
@@ -209,14 +186,7 @@ def callers(
     type=click.Choice(["auto", "direct", "chunked", "rlm"]),
     help="How to answer (default auto) [env GHQA_STRATEGY].",
 )
-@click.option("-m", "--model", help="Root model [env GHQA_MODEL].")
-@click.option("--sub-model", help="Model for sub-calls [env GHQA_SUB_MODEL].")
-@click.option("--base-url", help="OpenAI-compatible server [env GHQA_BASE_URL, OPENAI_BASE_URL].")
-@click.option(
-    "--local-model",
-    type=click.Choice(["1.5b", "0.5b", "qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]),
-    help="Local model when no key is set [env GHQA_LOCAL_MODEL].",
-)
+@model_options
 @click.option("--threads", type=click.IntRange(1), help="Local model threads [env GHQA_THREADS].")
 @click.option("--max-calls", type=click.IntRange(1), help="Model calls [env GHQA_MAX_CALLS].")
 @click.option("--max-tokens", type=click.IntRange(1), help="Tokens [env GHQA_MAX_TOKENS].")
@@ -273,7 +243,7 @@ def ask(
         timeout=timeout,
         cache="off" if no_cache else None,
     )
-    progress = _Progress(quiet, verbose)
+    progress = Progress(quiet, verbose)
     answer = run_ask(repo, question, paths, ref, settings, progress, trace_file)
     _print_answer(answer, as_json)
     if answer.strategy == "none":
@@ -317,7 +287,7 @@ def action_command(quiet: bool) -> None:
     """
     from .github.action import run_action
 
-    outcome = run_action(os.environ, None, _Progress(quiet))
+    outcome = run_action(os.environ, None, Progress(quiet))
     click.echo(f"ghqa: {outcome.reason}" + (f" ({outcome.url})" if outcome.url else ""), err=True)
     if outcome.code:
         raise click.exceptions.Exit(outcome.code)
@@ -376,7 +346,7 @@ def faq_command(
         config,
         Settings.resolve(),
         root,
-        _Progress(quiet),
+        Progress(quiet),
         force=force,
         dry_run=dry_run,
         publish=publish,

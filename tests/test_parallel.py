@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
-from ghqa.index.parallel import imap_forked, map_forked
+from ghqa.index.parallel import imap_forked
+
+
+def map_forked(
+    func: Callable[[Any], Any], items: list[Any], weights: list[int], workers: int
+) -> list[Any]:
+    """The results in the items' order."""
+    return [v for _, v in sorted(imap_forked(func, items, weights, workers), key=lambda r: r[0])]
 
 
 def square_with_pid(x: int) -> tuple[int, int]:

@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import json
 import shlex
-import time
 from pathlib import Path
-from typing import Any
 
 import click
 
+from ..cliopts import Progress, cache_dir_option, model_options
 from ..errors import GhqaError
 from ..settings import Settings
 from .strategies import DEFAULT_STRATEGIES, STRATEGIES, parse_strategies
-
-
-class _Progress:
-    """What the library reports, on stderr with the elapsed time, unless quiet."""
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.start = time.monotonic()
-
-    def __call__(self, stage: str, message: str, /, **data: Any) -> None:
-        if not self.quiet:
-            click.echo(f"ghqa [{time.monotonic() - self.start:5.1f}s] {message}", err=True)
 
 
 @click.command(name="eval", context_settings={"max_content_width": 100})
@@ -37,14 +24,7 @@ class _Progress:
     show_default=True,
     help=f"Comma-separated strategies to compare: {', '.join(STRATEGIES)}.",
 )
-@click.option("-m", "--model", help="Root model [env GHQA_MODEL].")
-@click.option("--sub-model", help="Model for sub-calls [env GHQA_SUB_MODEL].")
-@click.option("--base-url", help="OpenAI-compatible server [env GHQA_BASE_URL, OPENAI_BASE_URL].")
-@click.option(
-    "--local-model",
-    type=click.Choice(["1.5b", "0.5b", "qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]),
-    help="Local model when no key is set [env GHQA_LOCAL_MODEL].",
-)
+@model_options
 @click.option("--repeat", type=click.IntRange(1), default=1, help="Answers per question.")
 @click.option("--subset", is_flag=True, help="Only the questions marked 'subset: true'.")
 @click.option(
@@ -65,13 +45,7 @@ class _Progress:
     help="Write a Markdown report here, and its plot beside it (.png).",
 )
 @click.option("--no-cache", is_flag=True, help="Answer again even if a result is cached.")
-@click.option(
-    "--cache-dir",
-    envvar="GHQA_CACHE_DIR",
-    show_envvar=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where clones, indexes and results are kept.",
-)
+@cache_dir_option("clones, indexes and results")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 def eval_command(
     questions_file: Path, strategies: str, model: str | None, sub_model: str | None,
@@ -115,7 +89,7 @@ def eval_command(
             local_model=local_model,
         )
         options = EvalOptions(chosen, repeat, use_cache=not no_cache, jobs=jobs)
-        run = run_eval(qset, settings, options, _Progress(quiet))
+        run = run_eval(qset, settings, options, Progress(quiet))
     except GhqaError as exc:
         raise click.ClickException(str(exc)) from None
     summary = summarize(run)

@@ -25,17 +25,6 @@ def usable_workers(requested: int | None = None) -> int:
     return max(1, min(requested or cpus or 1, 8))
 
 
-def map_forked(
-    func: Callable[[T], R], items: Sequence[T], weights: Sequence[int], workers: int
-) -> list[R]:
-    """``[func(x) for x in items]``, split over ``workers`` processes balanced by ``weights``.
-
-    A worker that fails has its share redone here, so the result is always complete.
-    """
-    results = dict(imap_forked(func, items, weights, workers))
-    return [results[i] for i in range(len(items))]
-
-
 def imap_forked(
     func: Callable[[T], R],
     items: Sequence[T],

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..cliopts import cache_dir_option
+
 if TYPE_CHECKING:
     import socket
 
@@ -36,13 +38,7 @@ MIN_TOKEN_CHARS = 16
     help="Require this token on every request (open the page once with ?token=...).",
 )
 @click.option("--no-browser", is_flag=True, help="Do not open a browser.")
-@click.option(
-    "--cache-dir",
-    envvar="GHQA_CACHE_DIR",
-    show_envvar=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where clones, indexes, traces and the question history are kept.",
-)
+@cache_dir_option("clones, indexes, traces and the question history")
 def serve_command(
     host: str, port: int, token: str | None, no_browser: bool, cache_dir: Path | None
 ) -> None:
