@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
+from ..sqlitedb import connect_wal
 
 CACHE_VERSION = 1
 
@@ -43,8 +44,7 @@ class ResponseCache:
     @staticmethod
     def _open(path: Path) -> sqlite3.Connection:
         try:
-            db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            db = connect_wal(path, threads=True)
             db.execute(
                 "CREATE TABLE IF NOT EXISTS responses("
                 "key TEXT PRIMARY KEY, model TEXT NOT NULL, created REAL NOT NULL, "

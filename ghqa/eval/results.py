@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..settings import Settings
+from ..sqlitedb import connect_wal
 from .grade import Grade
 from .questions import EvalQuestion
 
@@ -126,10 +127,7 @@ class ResultCache:
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(
-                path, timeout=30, check_same_thread=False, isolation_level=None
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db = connect_wal(path, threads=True)
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS results("
                 "key TEXT PRIMARY KEY, created REAL NOT NULL, record TEXT NOT NULL)"

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..errors import IndexingError
+from ..sqlitedb import connect_wal
 from .symbols import RefRow, SymbolRow
 
 #: Bump when extraction changes: the file name carries it, so old indexes are simply not used.
@@ -93,10 +94,8 @@ class IndexStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
-            self.db.execute("PRAGMA busy_timeout = 60000")
+            self.db = connect_wal(path, timeout=60)
             if self.db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
-                self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..sqlitedb import connect_wal
+
 HISTORY_FILE = "web-history-v1.sqlite"
 
 _SCHEMA = """
@@ -99,14 +101,12 @@ class History:
         self.path = cache_root / HISTORY_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
-            db.execute("PRAGMA journal_mode = WAL")
             db.executescript(_SCHEMA)
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = connect_wal(self.path)
         try:
-            db.execute("PRAGMA busy_timeout = 30000")
             yield db
         finally:
             db.close()
