@@ -350,14 +350,19 @@ family = {
     "calls": {k: "void g() {" + "f();" * 30_000 + "}" for k in langs},
     "unterminated": {k: "int a; /* " + "x" * 200_000 + ' "' + "y" * 200_000 for k in langs},
     "definitions": {"c": "".join(f"int f{i}(void){{}}" for i in range(100_500))},
+    # Two calls a line on 50,300 lines: 100,600 uses, of which the first 100,000 are kept.
+    "uses": {"c": "void g() {\\n" + "".join(f"f{i % 7}(); f{i % 3}();\\n" for i in range(50_300))},
 }
 report = {}
 for kind, sources in family.items():
     for lang, text in sources.items():
         started = time.monotonic()
         defs, refs = extract_rows(lang, text.encode())
-        assert len(defs) <= MAX_SYMBOLS_PER_FILE and len(refs) <= MAX_REFS_PER_FILE
-        report[f"{kind}/{lang}"] = [len(defs), len(refs), round(time.monotonic() - started, 2)]
+        lines = [int(n) for _, _, used in refs for n in used.split()]
+        assert len(defs) <= MAX_SYMBOLS_PER_FILE and len(lines) <= MAX_REFS_PER_FILE
+        report[f"{kind}/{lang}"] = [
+            len(defs), len(lines), max(lines, default=0), round(time.monotonic() - started, 2)
+        ]
 print(json.dumps(report))
 """
 
@@ -371,5 +376,6 @@ def test_pathological_sources_parse_in_bounded_memory_and_time() -> None:
     assert report["declarators/c"][0] == report["declarators/go"][0] == 20_000
     assert report["definitions/c"][0] == 100_000  # capped
     assert report["calls/c"][1] == 30_000
-    slow = {k: v[2] for k, v in report.items() if v[2] > 10}
+    assert report["uses/c"][1:3] == [100_000, 50_001]  # capped, in line order
+    slow = {k: v[3] for k, v in report.items() if v[3] > 10}
     assert not slow, slow

@@ -115,6 +115,22 @@ def test_only_changed_files_are_reparsed(sched_repo: Path, settings: Settings) -
     assert len(index.callers("calc_delta_fair")) == 6
 
 
+def test_checked_out_files_that_differ_from_their_blob_are_read_from_git(
+    sched_repo: Path, settings: Settings
+) -> None:
+    # The indexer reads the checked-out files, which is quick, but only where they still hash to
+    # the commit's blob: here one is edited in the cache and another is gone.
+    co = fetch(parse_spec(str(sched_repo), ["kernel/sched"]), settings)
+    fair = co.root / "kernel/sched/fair.c"
+    fair.write_text("int ghqa_edited_in_the_cache(void) { return 0; }\n" + fair.read_text())
+    (co.root / "kernel/sched/pelt.c").unlink()
+    index = build_index(co, settings)
+    assert not index.symbols(name="ghqa_edited_in_the_cache")
+    (calc,) = index.symbols(name="calc_delta_fair")
+    assert (calc.path, calc.line) == ("kernel/sched/fair.c", 289)
+    assert index.symbols(path="kernel/sched/pelt.c")  # from git, though not on disk
+
+
 def test_binary_generated_vendored_and_symlinks_are_flagged(
     tmp_path: Path, settings: Settings
 ) -> None:

@@ -7,14 +7,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ghqa.index.parallel import imap_forked
+from ghqa.index.parallel import ForkedMap
 
 
 def map_forked(
     func: Callable[[Any], Any], items: list[Any], weights: list[int], workers: int
 ) -> list[Any]:
     """The results in the items' order."""
-    return [v for _, v in sorted(imap_forked(func, items, weights, workers), key=lambda r: r[0])]
+    return [v for _, v in sorted(ForkedMap(func, items, weights, workers), key=lambda r: r[0])]
 
 
 def square_with_pid(x: int) -> tuple[int, int]:
@@ -46,14 +46,45 @@ def test_serial_for_one_worker() -> None:
     assert out == [(9, os.getpid()), (16, os.getpid())]
 
 
-def test_this_process_share_comes_first_and_is_smaller_with_local_cost() -> None:
+def test_collect_cost_makes_this_process_share_smaller() -> None:
     items = list(range(40))
-    out = list(imap_forked(square_with_pid, items, [1] * 40, workers=2, local_cost=1.5))
+    out = list(ForkedMap(square_with_pid, items, [1] * 40, workers=2, collect_cost=0.5))
     assert sorted(i for i, _ in out) == items
     assert all(v == i * i for i, (v, _) in out)
     mine = [i for i, (_, pid) in out if pid == os.getpid()]
-    assert out[: len(mine)] == [(i, (i * i, os.getpid())) for i in mine]  # before any worker's
-    assert 10 <= len(mine) < 20  # 16 by weight: 16 * 1.5 = 24 = the worker's 24
+    # This process spends 0.5 on each of the 40 results: 20 of work before it computes any.
+    assert len(mine) == 10
+
+
+def slow_here(x: int) -> tuple[int, int]:
+    if os.getpid() == PARENT:
+        time.sleep(0.2)
+    return x, os.getpid()
+
+
+def test_worker_results_come_while_this_process_still_works() -> None:
+    out = list(ForkedMap(slow_here, list(range(8)), [1] * 8, workers=2))
+    assert sorted(i for i, _ in out) == list(range(8))
+    pids = [pid for _, (_, pid) in out]
+    last_own = max(n for n, pid in enumerate(pids) if pid == PARENT)
+    # The worker's results (quick) come between this process's (slow), not after them all.
+    assert any(pid != PARENT for pid in pids[:last_own])
+
+
+def fail_in_child_on_2(x: int) -> tuple[int, int]:
+    if os.getpid() != PARENT and x == 2:
+        os._exit(3)
+    return x + 1, os.getpid()
+
+
+def test_a_worker_failing_half_way_has_the_rest_of_its_share_redone() -> None:
+    # By weight, the worker gets 1, 2 and 5 (in that order): it sends 1, then dies on 2.
+    out = list(ForkedMap(fail_in_child_on_2, [0, 1, 2, 3, 4, 5], [6, 5, 4, 3, 2, 1], workers=2))
+    assert sorted(i for i, _ in out) == [0, 1, 2, 3, 4, 5]  # each exactly once
+    assert all(v == i + 1 for i, (v, _) in out)
+    by = {i: pid for i, (_, pid) in out}
+    assert by[1] != PARENT
+    assert by[2] == by[5] == PARENT
 
 
 def slow_in_child(x: int) -> tuple[int, int]:
@@ -63,7 +94,7 @@ def slow_in_child(x: int) -> tuple[int, int]:
 
 
 def test_closing_early_stops_the_workers() -> None:
-    it = imap_forked(slow_in_child, [1, 2, 3, 4], [1, 1, 1, 1], workers=2)
+    it = ForkedMap(slow_in_child, [1, 2, 3, 4], [1, 1, 1, 1], workers=2)
     first = next(it)
     assert first[1][1] == os.getpid()
     children = _children()
@@ -78,3 +109,11 @@ def _children() -> set[int]:
     task = f"/proc/{os.getpid()}/task/{os.getpid()}/children"
     with open(task) as f:
         return {int(p) for p in f.read().split()}
+
+
+def test_workers_start_at_once_and_close_stops_them_unstarted() -> None:
+    it = ForkedMap(slow_in_child, [1, 2, 3, 4], [1, 1, 1, 1], workers=2)
+    children = _children()
+    assert children  # forked before anything was asked for
+    it.close()
+    assert not (_children() & children)

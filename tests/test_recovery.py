@@ -81,7 +81,7 @@ def _check_cache(cache: Path, commit: str) -> None:
 
 @pytest.mark.parametrize(
     ("word", "when"),
-    [("fetch", "before"), ("checkout", "after"), ("cat-file", "before")],
+    [("fetch", "before"), ("checkout", "after"), ("--full-tree", "after")],
     ids=["during the first fetch", "right after the checkout", "during indexing"],
 )
 def test_killed_while_cloning_or_indexing(src: Path, tmp_path: Path, word: str, when: str) -> None:

@@ -8,17 +8,17 @@ from collections.abc import Iterator
 from ..fetch import Checkout
 from ..reporter import Reporter, null_reporter
 from ..settings import Settings
-from .files import MAX_PARSE_BYTES, content_flags, list_tree, path_flags, read_blobs
+from .files import MAX_PARSE_BYTES, content_flags, list_tree, path_flags, read_contents
 from .languages import has_grammar, language_for
-from .parallel import imap_forked, usable_workers
+from .parallel import ForkedMap, usable_workers
 from .repoindex import RepoIndex
 from .store import BlobRow, FileRow, IndexStore, store_path
 from .symbols import RefRow, SymbolRow, extract_rows
 
 #: Below this many bytes to parse, forking workers costs more than it saves.
 _PARALLEL_BYTES = 256_000
-#: Parsing a file and then writing its rows costs about this much more than parsing it alone.
-_WRITE_COST = 1.25
+#: Writing a parsed file's rows costs about this fraction of parsing it.
+_WRITE_COST = 0.1
 
 _Work = tuple[str, str, bytes]  # lang, path, content
 _Parsed = tuple[list[SymbolRow], list[RefRow]]
@@ -57,9 +57,13 @@ def build_index(
                 links.add(key)
     reporter("index", f"indexing {len(todo)} new of {len(files)} files", files=len(files))
 
-    # Read what is new (never symlink targets, never oversized files) in one git batch.
-    readable = {sha for sha, g in todo if sizes[sha] <= MAX_PARSE_BYTES and (sha, g) not in links}
-    contents = dict(read_blobs(checkout.root, sorted(readable)))
+    # Read what is new (never symlink targets, never oversized files).
+    readable = {
+        sha: path
+        for (sha, g), path in todo.items()
+        if sizes[sha] <= MAX_PARSE_BYTES and (sha, g) not in links
+    }
+    contents = read_contents(checkout.root, readable)
     new_blobs: list[BlobRow] = []
     work: list[_Work] = []
     work_keys: list[tuple[str, str]] = []
@@ -77,19 +81,19 @@ def build_index(
             new_blobs.append((key, sizes[sha], flags, [], []))
     total = sum(len(w[2]) for w in work)
     n = usable_workers(workers) if total >= _PARALLEL_BYTES else 1
-    # This process writes the results of its share while the other workers still parse theirs.
-    parsed = imap_forked(_parse, work, [len(w[2]) for w in work], n, local_cost=_WRITE_COST)
+    # The workers start parsing now; this process writes every result as it comes.
+    parsed = ForkedMap(_parse, work, [len(w[2]) for w in work], n, collect_cost=_WRITE_COST)
 
     def blob_rows() -> Iterator[BlobRow]:
         yield from new_blobs
-        try:
-            for i, (syms, refs) in parsed:
-                key = work_keys[i]
-                yield key, sizes[key[0]], frozenset(), syms, refs
-        finally:
-            parsed.close()
+        for i, (syms, refs) in parsed:
+            key = work_keys[i]
+            yield key, sizes[key[0]], frozenset(), syms, refs
 
-    snapshot = store.write_snapshot(checkout.commit, checkout.paths, files, blob_rows())
+    try:
+        snapshot = store.write_snapshot(checkout.commit, checkout.paths, files, blob_rows())
+    finally:
+        parsed.close()
     reporter(
         "index",
         f"indexed {len(files)} files ({len(work)} parsed) in {time.monotonic() - start:.2f}s",

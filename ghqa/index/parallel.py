@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
+import struct
 import threading
 import warnings
-from collections.abc import Callable, Generator, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Generator, Iterator, Sequence
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -25,93 +27,159 @@ def usable_workers(requested: int | None = None) -> int:
     return max(1, min(requested or cpus or 1, 8))
 
 
-def imap_forked(
-    func: Callable[[T], R],
-    items: Sequence[T],
-    weights: Sequence[int],
-    workers: int,
-    local_cost: float = 1.0,
-) -> Generator[tuple[int, R], None, None]:
+class ForkedMap(Generic[T, R]):
     """``(i, func(items[i]))`` for every item, in no set order, computed by ``workers``
-    processes balanced by ``weights``: this process's share first, one item at a time, so the
-    caller can use them (write them out, say) while the other workers are still busy; then
-    each worker's share as it finishes.
+    processes balanced by ``weights``. The workers start at once, while the caller still gets
+    ready to use the results.
 
-    ``local_cost`` weighs this process's items by what the caller does with each result (1.5:
-    half as much again as computing it), so that this process gets a smaller share. A worker
-    that fails has its share redone here, so every item is yielded exactly once. Closing the
-    iterator early stops the workers.
+    Each worker sends every result as soon as it has it; this process computes its own share
+    one item at a time and, between two of its items, yields whatever the workers have sent. So
+    the caller can use the results (write them out, say) while the workers are still busy, and
+    little is left to do once they are done.
+
+    ``collect_cost`` is what the caller spends on each result, wherever it was computed, as a
+    fraction of computing it (0.1: a tenth); this process's own share is smaller by that much.
+    A worker that fails has the rest of its share done here, so every item is yielded exactly
+    once. :meth:`close` (also when iteration stops early) stops the workers.
     """
-    if workers <= 1 or len(items) < 2 or not hasattr(os, "fork"):
-        yield from ((i, func(x)) for i, x in enumerate(items))
-        return
-    if threading.active_count() > 1:
-        yield from ((i, func(x)) for i, x in enumerate(items))
-        return
-    shares: list[list[int]] = [[] for _ in range(min(workers, len(items)))]
-    loads = [0.0] * len(shares)
-    factors = [local_cost] + [1.0] * (len(shares) - 1)
-    for i in sorted(range(len(items)), key=lambda i: -weights[i]):
-        j = min(range(len(shares)), key=lambda j: loads[j] + weights[i] * factors[j])
-        shares[j].append(i)
-        loads[j] += weights[i] * factors[j]
-    children: list[tuple[int, int, list[int]]] = []
-    try:
-        for share in shares[1:]:
-            if share:
-                children.append(_start(func, items, share))
-        for i in shares[0]:
-            yield i, func(items[i])
-        while children:
-            pid, read_fd, share = children.pop(0)
-            values: list[R] | None = _collect(pid, read_fd, len(share))
-            if values is None:
-                values = [func(items[i]) for i in share]
-            yield from zip(share, values, strict=True)
-    finally:
-        for pid, read_fd, _ in children:  # stopped early: the workers' results are not wanted
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(OSError):
-                os.close(read_fd)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
 
+    def __init__(
+        self,
+        func: Callable[[T], R],
+        items: Sequence[T],
+        weights: Sequence[int],
+        workers: int,
+        collect_cost: float = 0.0,
+    ):
+        self._func = func
+        self._items = items
+        self._children: list[_Worker] = []
+        self._own: Sequence[int] = range(len(items))
+        if workers > 1 and len(items) > 1 and hasattr(os, "fork"):
+            if threading.active_count() == 1:
+                shares = _shares(weights, min(workers, len(items)), collect_cost)
+                self._own = shares[0]
+                try:
+                    for share in shares[1:]:
+                        if share:
+                            self._children.append(_Worker(func, items, share))
+                except BaseException:
+                    self.close()
+                    raise
+        self._results = self._run()
 
-def _start(
-    func: Callable[[T], R], items: Sequence[T], share: list[int]
-) -> tuple[int, int, list[int]]:
-    read_fd, write_fd = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        os.close(read_fd)
-        code = 0
+    def __iter__(self) -> Iterator[tuple[int, R]]:
+        return self
+
+    def __next__(self) -> tuple[int, R]:
+        return next(self._results)
+
+    def close(self) -> None:
+        self._results.close()
+        for child in self._children:  # stopped early: the workers' results are not wanted
+            child.stop()
+
+    def _run(self) -> Generator[tuple[int, R], None, None]:
+        func, items = self._func, self._items
         try:
-            data = pickle.dumps([func(items[i]) for i in share], protocol=pickle.HIGHEST_PROTOCOL)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(write_fd, view) :]
-        except BaseException:
-            code = 1
+            for i in self._own:
+                yield i, func(items[i])
+                for child in self._children:
+                    yield from child.received(block=False)
+            for child in self._children:
+                yield from child.received(block=True)
+                yield from ((i, func(items[i])) for i in child.left())  # it failed
         finally:
-            os._exit(code)
-    os.close(write_fd)
-    return pid, read_fd, share
+            for child in self._children:
+                child.stop()
 
 
-def _collect(pid: int, read_fd: int, count: int) -> list[R] | None:
-    """A worker's results, or None when it failed."""
-    chunks = []
-    with os.fdopen(read_fd, "rb") as f:
-        while chunk := f.read(1 << 20):
-            chunks.append(chunk)
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not chunks:
-        return None
-    try:
-        values: list[R] = pickle.loads(b"".join(chunks))
-    except Exception:
-        return None
-    return values if len(values) == count else None
+def _shares(weights: Sequence[int], n: int, collect_cost: float) -> list[list[int]]:
+    """Items (by index) for ``n`` processes, largest first, so that each has about as much to
+    do; the first (this process) also spends ``collect_cost`` on every item."""
+    shares: list[list[int]] = [[] for _ in range(n)]
+    loads = [0.0] * n
+    loads[0] = collect_cost * sum(weights)
+    for i in sorted(range(len(weights)), key=lambda i: -weights[i]):
+        j = min(range(n), key=lambda j: loads[j])
+        shares[j].append(i)
+        loads[j] += weights[i]
+    return shares
+
+
+_HEADER = struct.Struct("<Q")
+
+
+class _Worker:
+    """A forked process computing ``func`` over ``share`` and sending each result back through a
+    pipe as ``(index, result)``, pickled behind its length."""
+
+    def __init__(self, func: Callable[[T], R], items: Sequence[T], share: list[int]):
+        import fcntl  # POSIX, like fork
+
+        read_fd, write_fd = os.pipe()
+        with contextlib.suppress(OSError, AttributeError):  # Linux: room for all it sends
+            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            os.close(read_fd)
+            code = 0
+            try:
+                for i in share:
+                    data = pickle.dumps((i, func(items[i])), protocol=pickle.HIGHEST_PROTOCOL)
+                    view = memoryview(_HEADER.pack(len(data)) + data)
+                    while view:
+                        view = view[os.write(write_fd, view) :]
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        self.pid: int | None = pid
+        self.fd: int | None = read_fd
+        self.pending = set(share)
+        self.buffer = bytearray()
+
+    def received(self, block: bool) -> Iterator[tuple[int, Any]]:
+        """The results that have arrived (with ``block``: all of them, until the worker ends)."""
+        while self.fd is not None:
+            try:
+                chunk = os.read(self.fd, 1 << 20)
+            except BlockingIOError:
+                if not block:
+                    return
+                select.select([self.fd], [], [])
+                continue
+            if not chunk:  # the worker is done (or died)
+                self.stop(kill=False)
+                return
+            self.buffer += chunk
+            while len(self.buffer) >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(self.buffer)
+                if len(self.buffer) < _HEADER.size + size:
+                    break
+                i, value = pickle.loads(self.buffer[_HEADER.size : _HEADER.size + size])
+                del self.buffer[: _HEADER.size + size]
+                self.pending.discard(i)
+                yield i, value
+
+    def left(self) -> list[int]:
+        """The items of the share whose result never came (the worker failed), in order."""
+        return sorted(self.pending)
+
+    def stop(self, kill: bool = True) -> None:
+        """Reap the worker, killing it first if it may still be at work."""
+        if self.pid is not None:
+            if kill:
+                with contextlib.suppress(OSError):
+                    os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = None
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from .files import FileEntry
 from .store import IndexStore
-from .symbols import CALLABLE_KINDS, CONTAINER_KINDS, Reference, Symbol
+from .symbols import CALLABLE_KINDS, CONTAINER_KINDS, Callers, Reference, Symbol, ref_lines
 
 if TYPE_CHECKING:
     from ..fetch import Checkout
@@ -29,10 +29,14 @@ FROM files f JOIN symbols s ON s.blob = f.blob
 WHERE f.snapshot = ? AND f.flags = ''
 """
 _REFS = """
-SELECT f.path, r.line, r.name, r.kind, r.caller
+SELECT f.path, f.blob, r.name, r.kind, r.lines
 FROM files f JOIN refs r ON r.blob = f.blob
 WHERE f.snapshot = ? AND f.flags = ''
 """
+_CALLABLE_IN = ", ".join(f"'{k}'" for k in sorted(CALLABLE_KINDS))
+_CALLABLES = (
+    f"SELECT name, kind, line, end_line FROM symbols WHERE blob = ? AND kind IN ({_CALLABLE_IN})"
+)
 
 
 class RepoIndex:
@@ -106,13 +110,13 @@ class RepoIndex:
         return sorted(found, key=lambda s: (_KIND_RANK.get(s.kind, 3), s.path, s.line))
 
     def references(self, name: str, kind: str | None = None) -> list[Reference]:
+        """The uses of ``name`` (of ``kind``: ``call`` or ``type``), each with its caller."""
         sql = _REFS + " AND r.name = ?"
         args: list[object] = [self.snapshot, name]
         if kind is not None:
             sql += " AND r.kind = ?"
             args.append(kind)
-        sql += " ORDER BY f.path, r.line"
-        return [Reference(*row) for row in self.store.db.execute(sql, args)]
+        return self._with_callers(self.store.db.execute(sql, args).fetchall())
 
     def callers(self, name: str) -> list[Reference]:
         """The call sites of ``name``, each with its enclosing function."""
@@ -120,8 +124,32 @@ class RepoIndex:
 
     def callees(self, name: str) -> list[Reference]:
         """The calls made inside the definitions of ``name``."""
-        sql = _REFS + " AND r.caller = ? AND r.kind = 'call' ORDER BY f.path, r.line"
-        return [Reference(*row) for row in self.store.db.execute(sql, (self.snapshot, name))]
+        blobs = self.store.db.execute(
+            "SELECT DISTINCT f.blob FROM files f JOIN symbols s ON s.blob = f.blob "
+            f"WHERE f.snapshot = ? AND f.flags = '' AND s.name = ? AND s.kind IN ({_CALLABLE_IN})",
+            (self.snapshot, name),
+        ).fetchall()
+        found: list[Reference] = []
+        for (blob,) in blobs:
+            rows = self.store.db.execute(
+                _REFS + " AND f.blob = ? AND r.kind = 'call'", (self.snapshot, blob)
+            ).fetchall()
+            found += [r for r in self._with_callers(rows) if r.caller == name]
+        found.sort(key=lambda r: (r.path, r.line))
+        return found
+
+    def _with_callers(self, rows: list[tuple[str, int, str, str, str]]) -> list[Reference]:
+        """References from ``_REFS`` rows, one per line, with the innermost function or method
+        around each, in path and line order."""
+        callers: dict[int, Callers] = {}
+        found: list[Reference] = []
+        for path, blob, name, kind, lines in rows:
+            if blob not in callers:
+                callers[blob] = Callers(self.store.db.execute(_CALLABLES, (blob,)))
+            at = callers[blob].at
+            found += [Reference(path, line, name, kind, at(line)) for line in ref_lines(lines)]
+        found.sort(key=lambda r: (r.path, r.line))
+        return found
 
     def file_symbols(self, path: str) -> list[Symbol]:
         sql = _SYMBOLS + " AND f.path = ? ORDER BY s.line, s.end_line DESC"
@@ -146,7 +174,8 @@ class RepoIndex:
             (self.snapshot,),
         ).fetchone()[0]
         refs = db.execute(
-            "SELECT count(*) FROM files f JOIN refs r ON r.blob = f.blob WHERE f.snapshot = ?",
+            "SELECT coalesce(sum(r.count), 0) FROM files f JOIN refs r ON r.blob = f.blob "
+            "WHERE f.snapshot = ?",
             (self.snapshot,),
         ).fetchone()[0]
         return {"files": files, "symbols": symbols, "references": refs}

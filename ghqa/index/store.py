@@ -20,7 +20,7 @@ from ..sqlitedb import connect_wal
 from .symbols import RefRow, SymbolRow
 
 #: Bump when extraction changes: the file name carries it, so old indexes are simply not used.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 _SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -42,12 +42,13 @@ CREATE TABLE IF NOT EXISTS symbols(
 );
 CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
 CREATE INDEX IF NOT EXISTS symbols_blob ON symbols(blob);
+-- The uses of one name of one kind in a blob: how many, and the lines they are on ("12 40 40").
 CREATE TABLE IF NOT EXISTS refs(
     blob INTEGER NOT NULL,
     name TEXT NOT NULL,
     kind TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    caller TEXT
+    count INTEGER NOT NULL,
+    lines TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
 CREATE INDEX IF NOT EXISTS refs_blob ON refs(blob);
@@ -95,6 +96,7 @@ class IndexStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = connect_wal(path, timeout=60)
+            self.db.execute("PRAGMA synchronous = NORMAL")
             if self.db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
                 self.db.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA.split(";"):
@@ -102,7 +104,6 @@ class IndexStore:
                         self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
                 self.db.execute("COMMIT")
-            self.db.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as e:
             if _out_of_space(e):
                 raise IndexingError(
@@ -180,7 +181,8 @@ class IndexStore:
                     )
                 if refs:
                     db.executemany(
-                        "INSERT INTO refs VALUES (?, ?, ?, ?, ?)", [(blob_id, *r) for r in refs]
+                        "INSERT INTO refs VALUES (?, ?, ?, ?, ?)",
+                        [(blob_id, n, k, lines.count(" ") + 1, lines) for n, k, lines in refs],
                     )
             cur = db.execute(
                 "INSERT INTO snapshots(commit_sha, paths, created) VALUES (?, ?, ?)",

@@ -5,8 +5,9 @@ definition pattern captures ``@definition.<kind>`` (the whole definition: its sp
 symbol's lines) with either ``@name`` or ``@declarator`` (the top of a C-style declarator chain,
 walked down to the declared name); an optional ``@start`` moves the start line, and a
 ``(#set! prefix "...")`` directive prefixes the name. A reference pattern puts
-``@reference.<kind>`` on the name node. Each reference gets the innermost enclosing function or
-method as its caller.
+``@reference.<kind>`` on the name node. References are kept grouped by name and kind, with the
+lines they are on; a reference's caller (the innermost enclosing function or method) follows from
+the definitions, when it is asked for.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import tree_sitter as ts
 
@@ -74,16 +76,51 @@ class Reference:
 
 
 def extract(lang: str, source: bytes, path: str = "") -> tuple[list[Symbol], list[Reference]]:
-    """Definitions and references in ``source``; empty for languages without a grammar."""
+    """Definitions and references (in line order, each with its caller) in ``source``; empty
+    for languages without a grammar."""
     defs, refs = extract_rows(lang, source)
+    callers = Callers(d for d in defs if d[1] in CALLABLE_KINDS)
+    references = [
+        Reference(path, line, name, kind, callers.at(line))
+        for name, kind, lines in refs
+        for line in ref_lines(lines)
+    ]
+    references.sort(key=lambda r: r.line)
     return (
         [Symbol(path, line, end, name, kind, scope) for name, kind, line, end, scope in defs],
-        [Reference(path, line, name, kind, caller) for name, kind, line, caller in refs],
+        references,
     )
 
 
 SymbolRow = tuple[str, str, int, int, "str | None"]  # name, kind, line, end_line, scope
-RefRow = tuple[str, str, int, "str | None"]  # name, kind, line, caller
+#: The uses of one name of one kind in a file: name, kind, and the lines they are on (ascending,
+#: space-separated, a line once per use: "12 40 40").
+RefRow = tuple[str, str, str]
+
+
+def ref_lines(lines: str) -> list[int]:
+    """The lines of a :data:`RefRow`."""
+    return [int(n) for n in lines.split()]
+
+
+class Callers:
+    """Which function or method each line of a file is in, from the file's callable
+    definitions (``SymbolRow``-like tuples: name, kind, line, end_line, ...)."""
+
+    def __init__(self, callables: Iterable[tuple[Any, ...]]):
+        spans = sorted((d[2], d[3], d[0]) for d in callables)
+        self._starts = [s[0] for s in spans]
+        self._spans = spans
+
+    def at(self, line: int) -> str | None:
+        """The innermost callable containing ``line``: the latest-starting one that still
+        contains it."""
+        i = bisect.bisect_right(self._starts, line) - 1
+        while i >= 0:
+            if self._spans[i][1] >= line:
+                return str(self._spans[i][2])
+            i -= 1
+        return None
 
 
 def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow]]:
@@ -98,7 +135,7 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
     root = parser(lang).parse(source).root_node
     defs: list[SymbolRow] = []
     seen: set[tuple[str, str, int]] = set()
-    raw: list[tuple[int, str, str]] = []
+    uses: dict[tuple[bytes | None, str], list[int]] = {}
     # One walk of the tree for definitions and references: each walk costs as much as all the
     # patterns matched in it.
     for pattern, caps in ts.QueryCursor(query).matches(root):
@@ -107,13 +144,40 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
             role = roles[pattern] = _role(query, pattern, caps)
         is_ref, kind, key, prefix = role
         if is_ref:
-            raw.extend((n.start_point.row + 1, _text(n), kind) for n in caps[key])
+            for n in caps[key]:
+                use = (n.text, kind)
+                lines = uses.get(use)
+                if lines is None:
+                    uses[use] = [n.start_point.row + 1]
+                else:
+                    lines.append(n.start_point.row + 1)
         else:
             _add_definition(defs, seen, caps, kind, key, prefix)
     defs.sort(key=lambda s: (s[2], -s[3]))
-    defs = _with_scopes(defs)
-    raw.sort()
-    return defs[:MAX_SYMBOLS_PER_FILE], _with_callers(defs, raw[:MAX_REFS_PER_FILE])
+    return _with_scopes(defs)[:MAX_SYMBOLS_PER_FILE], _ref_rows(uses)
+
+
+def _ref_rows(uses: dict[tuple[bytes | None, str], list[int]]) -> list[RefRow]:
+    """One row per name and kind; past :data:`MAX_REFS_PER_FILE` uses, only the first (in line
+    order) are kept."""
+    total = sum(len(lines) for lines in uses.values())
+    last, room = 1 << 62, 0  # keep every line < last, and ``room`` uses on line ``last``
+    if total > MAX_REFS_PER_FILE:
+        every = sorted(line for lines in uses.values() for line in lines)
+        last = every[MAX_REFS_PER_FILE - 1]
+        room = MAX_REFS_PER_FILE - bisect.bisect_left(every, last)
+    rows: list[RefRow] = []
+    for (name, kind), lines in uses.items():
+        lines.sort()
+        if lines[-1] >= last:
+            keep = lines[: bisect.bisect_left(lines, last)]
+            on_last = min(room, bisect.bisect_right(lines, last) - len(keep))
+            room -= on_last
+            lines = keep + [last] * on_last
+            if not lines:
+                continue
+        rows.append(((name or b"").decode("utf-8", "replace"), kind, " ".join(map(str, lines))))
+    return rows
 
 
 #: Per pattern of a language's tags query: (is a reference, kind, capture key, name prefix).
@@ -251,25 +315,6 @@ def _with_scopes(defs: list[SymbolRow]) -> list[SymbolRow]:
     return out
 
 
-def _with_callers(defs: list[SymbolRow], raw: list[tuple[int, str, str]]) -> list[RefRow]:
-    """Attach the innermost enclosing callable to each reference (``raw`` sorted by line)."""
-    callables = [(d[2], d[3], d[0]) for d in defs if d[1] in CALLABLE_KINDS]
-    starts = [c[0] for c in callables]
-    refs: list[RefRow] = []
-    append = refs.append
-    bisect_right = bisect.bisect_right
-    for line, name, kind in raw:
-        caller = None
-        i = bisect_right(starts, line) - 1
-        while i >= 0:  # innermost: the latest-starting callable that still contains the line
-            if callables[i][1] >= line:
-                caller = callables[i][2]
-                break
-            i -= 1
-        append((name, kind, line, caller))
-    return refs
-
-
 @functools.cache
 def _blanker(lang: str) -> Callable[[bytes], bytes] | None:
     """For C-family languages: a function that blanks annotation macros (``queries/c.blank``)
@@ -277,34 +322,45 @@ def _blanker(lang: str) -> Callable[[bytes], bytes] | None:
     if lang not in ("c", "cpp"):
         return None
     text = resources.files("ghqa.index").joinpath("queries").joinpath("c.blank").read_text()
-    plain: set[bytes] = set()
-    calls: set[bytes] = set()
+    words: dict[bytes, bool] = {}  # name -> takes arguments
     for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
-            (calls if line.endswith("()") else plain).add(line.removesuffix("()").encode())
-    heads = sorted({w[:2] if w.startswith(b"__") else w for w in plain | calls})
-    candidates = re.compile(rb"\b(?:" + b"|".join(re.escape(h) for h in heads) + rb")\w*")
+            words[line.removesuffix("()").encode()] = line.endswith("()")
+    # One pattern per two-letter start ("__", "no", ...): a pattern that starts with a literal is
+    # searched for quickly, where one alternation of every name would try each at every byte.
+    by_start: dict[bytes, list[bytes]] = {}
+    for word in words:
+        by_start.setdefault(word[:2], []).append(word[2:])
+    patterns = [
+        re.compile(
+            re.escape(start)
+            + rb"(?:"
+            + b"|".join(re.escape(rest) for rest in sorted(rests, key=len, reverse=True))
+            + rb")(?!\w)"
+        )
+        for start, rests in sorted(by_start.items())
+    ]
     args = re.compile(rb"\s*\((?:[^()\n]|\([^()\n]*\))*\)")
 
     def blank(source: bytes) -> bytes:
         out: bytearray | None = None
-        for m in candidates.finditer(source):
-            word = m.group(0)
-            end = m.end()
-            if word in calls:
-                a = args.match(source, end)
-                if a is None:
+        for pattern in patterns:
+            for m in pattern.finditer(source):
+                start, end = m.span()
+                if start and (source[start - 1 : start].isalnum() or source[start - 1] == 95):
+                    continue  # inside a longer name ("_" is 95)
+                if words[m.group(0)]:
+                    a = args.match(source, end)
+                    if a is None:
+                        continue
+                    end = a.end()
+                line_start = source.rfind(b"\n", 0, start) + 1
+                if source.startswith(b"#", line_start):  # keep `#define NAME`, `#undef NAME`
                     continue
-                end = a.end()
-            elif word not in plain:
-                continue
-            line_start = source.rfind(b"\n", 0, m.start()) + 1
-            if source.startswith(b"#", line_start):  # keep `#define NAME`, `#undef NAME`
-                continue
-            if out is None:
-                out = bytearray(source)
-            out[m.start() : end] = b" " * (end - m.start())
+                if out is None:
+                    out = bytearray(source)
+                out[start:end] = b" " * (end - start)
         return source if out is None else bytes(out)
 
     return blank
