@@ -1,6 +1,6 @@
 """Fetch and index benchmarks, each against a baseline measured in the same run.
 
-    python benchmarks/bench_foundation.py [--copies 20] [--repeat 5]
+    python benchmarks/bench_foundation.py [--copies 20] [--repeat 9]
 
 (a) bytes and time of ghqa's partial sparse fetch of kernel/sched against a full clone of the same
     local repository (over file://, so git really packs and transfers objects);
@@ -135,9 +135,13 @@ def bench_index(repo: Path, work: Path, repeat: int) -> dict[str, float]:
         )  # fmt: skip
 
     cold()  # warm up the page cache and the grammar's code
-    ctags_s = median_time(ctags, repeat)
-    cold_s = median_time(cold, repeat)
-    serial_s = median_time(lambda: cold(1), repeat)
+    # Rounds of ctags, ghqa and ghqa on one core, one after the other, so that a machine that
+    # gets slower or faster during the run (a shared host) weighs on each the same.
+    rounds = [
+        (median_time(ctags, 1), median_time(cold, 1), median_time(lambda: cold(1), 1))
+        for _ in range(repeat)
+    ]
+    ctags_s, cold_s, serial_s = (statistics.median(r) for r in zip(*rounds, strict=True))
     cold()
     warm_s = median_time(lambda: build_index(co, settings).close(), repeat * 4)
     command = [sys.executable, "-m", "ghqa", "symbols", str(repo), "kernel/sched", "-q",
@@ -192,7 +196,7 @@ def bench_memory(repo: Path, work: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ghqa-bench-") as tmp:

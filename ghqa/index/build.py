@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from ..fetch import Checkout
 from ..reporter import Reporter, null_reporter
 from ..settings import Settings
-from .files import MAX_PARSE_BYTES, content_flags, list_tree, path_flags, read_contents
+from .files import (
+    MAX_PARSE_BYTES,
+    content_flags,
+    list_tree,
+    path_flags,
+    read_blobs,
+    read_checked_out,
+)
 from .languages import has_grammar, language_for
 from .parallel import ForkedMap, usable_workers
 from .repoindex import RepoIndex
@@ -20,8 +28,8 @@ _PARALLEL_BYTES = 256_000
 #: Writing a parsed file's rows costs about this fraction of parsing it.
 _WRITE_COST = 0.1
 
-_Work = tuple[str, str, bytes]  # lang, path, content
-_Parsed = tuple[list[SymbolRow], list[RefRow]]
+_Work = tuple[str, str, str, str]  # checkout root, path, blob sha, grammar ("" for none)
+_Indexed = tuple[frozenset[str], list[SymbolRow], list[RefRow]]  # content flags, symbols, refs
 
 
 def build_index(
@@ -57,53 +65,71 @@ def build_index(
                 links.add(key)
     reporter("index", f"indexing {len(todo)} new of {len(files)} files", files=len(files))
 
-    # Read what is new (never symlink targets, never oversized files).
-    readable = {
-        sha: path
-        for (sha, g), path in todo.items()
-        if sizes[sha] <= MAX_PARSE_BYTES and (sha, g) not in links
-    }
-    contents = read_contents(checkout.root, readable)
+    # What is new is read (never symlink targets, never oversized files) and parsed by the
+    # workers, which start now; this process writes every result as it comes.
     new_blobs: list[BlobRow] = []
     work: list[_Work] = []
     work_keys: list[tuple[str, str]] = []
     for key, path in todo.items():
         sha, parse_lang = key
-        data = contents.get(sha)
         if key in links:
-            flags = frozenset()
+            new_blobs.append((key, sizes[sha], frozenset(), [], []))
+        elif sizes[sha] > MAX_PARSE_BYTES:
+            new_blobs.append((key, sizes[sha], frozenset({"large"}), [], []))
         else:
-            flags = content_flags(data) if data is not None else frozenset({"large"})
-        if data is not None and parse_lang and not flags:
-            work.append((parse_lang, path, data))
+            work.append((str(checkout.root), path, sha, parse_lang))
             work_keys.append(key)
-        else:
-            new_blobs.append((key, sizes[sha], flags, [], []))
-    total = sum(len(w[2]) for w in work)
+    weights = [sizes[sha] if lang else sizes[sha] // 50 + 1 for _, _, sha, lang in work]
+    total = sum(sizes[w[2]] for w in work if w[3])
     n = usable_workers(workers) if total >= _PARALLEL_BYTES else 1
-    # The workers start parsing now; this process writes every result as it comes.
-    parsed = ForkedMap(_parse, work, [len(w[2]) for w in work], n, collect_cost=_WRITE_COST)
+    indexed = ForkedMap(_index_blob, work, weights, n, collect_cost=_WRITE_COST)
+
+    parsed = 0
 
     def blob_rows() -> Iterator[BlobRow]:
+        nonlocal parsed
         yield from new_blobs
-        for i, (syms, refs) in parsed:
+        from_git: list[int] = []
+        for i, result in indexed:
+            if result is None:
+                from_git.append(i)
+                continue
             key = work_keys[i]
-            yield key, sizes[key[0]], frozenset(), syms, refs
+            parsed += bool(key[1] and not result[0])
+            yield (key, sizes[key[0]], *result)
+        # Files that no longer match their blob on disk: from git, in one batch.
+        contents = dict(read_blobs(checkout.root, sorted({work[i][2] for i in from_git})))
+        for i in from_git:
+            key = work_keys[i]
+            result = _index_content(contents[key[0]], key[1])
+            parsed += bool(key[1] and not result[0])
+            yield (key, sizes[key[0]], *result)
 
     try:
         snapshot = store.write_snapshot(checkout.commit, checkout.paths, files, blob_rows())
     finally:
-        parsed.close()
+        indexed.close()
     reporter(
         "index",
-        f"indexed {len(files)} files ({len(work)} parsed) in {time.monotonic() - start:.2f}s",
+        f"indexed {len(files)} files ({parsed} parsed) in {time.monotonic() - start:.2f}s",
         files=len(files),
-        parsed=len(work),
+        parsed=parsed,
         seconds=time.monotonic() - start,
     )
     return RepoIndex(store, snapshot, checkout)
 
 
-def _parse(item: _Work) -> _Parsed:
-    lang, _path, data = item
-    return extract_rows(lang, data)
+def _index_blob(item: _Work) -> _Indexed | None:
+    """Flags, symbols and references of a blob read from its checked-out file; None when that
+    file does not hold the blob any more."""
+    root, path, sha, lang = item
+    data = read_checked_out(Path(root), path, sha)
+    return None if data is None else _index_content(data, lang)
+
+
+def _index_content(data: bytes, lang: str) -> _Indexed:
+    flags = content_flags(data)
+    if flags or not lang:
+        return flags, [], []
+    syms, refs = extract_rows(lang, data)
+    return flags, syms, refs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,22 +100,18 @@ def content_flags(data: bytes) -> frozenset[str]:
     return frozenset(flags)
 
 
-def read_contents(root: Path, paths: Mapping[str, str]) -> dict[str, bytes]:
-    """The contents of blobs (sha -> a path it is at in the checkout): from the checked-out files
-    where they still hash to the blob, which is much quicker than git, and from git otherwise."""
-    found: dict[str, bytes] = {}
-    for sha, path in paths.items():
-        try:
-            data = (root / path).read_bytes()
-        except OSError:
-            continue
-        digest = hashlib.sha1 if len(sha) == 40 else hashlib.sha256
-        h = digest(b"blob %d\0" % len(data))
-        h.update(data)
-        if h.hexdigest() == sha:  # not edited, converted (line endings) or half-written
-            found[sha] = data
-    found.update(read_blobs(root, sorted(set(paths) - set(found))))
-    return found
+def read_checked_out(root: Path, path: str, sha: str) -> bytes | None:
+    """The content of blob ``sha`` from its checked-out file at ``path``, which is much quicker
+    than asking git; None when that file is gone or no longer hashes to the blob (edited,
+    converted line endings, half-written)."""
+    try:
+        data = (root / path).read_bytes()
+    except OSError:
+        return None
+    digest = hashlib.sha1 if len(sha) == 40 else hashlib.sha256
+    h = digest(b"blob %d\0" % len(data))
+    h.update(data)
+    return data if h.hexdigest() == sha else None
 
 
 def read_blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes]]:
