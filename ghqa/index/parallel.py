@@ -75,9 +75,13 @@ class ForkedMap(Generic[T, R]):
         return next(self._results)
 
     def close(self) -> None:
+        """Stop the workers still at work (their results are not wanted), and reap them all."""
         self._results.close()
-        for child in self._children:  # stopped early: the workers' results are not wanted
+        for child in self._children:
             child.stop()
+
+    def __del__(self) -> None:
+        self.close()
 
     def _run(self) -> Generator[tuple[int, R], None, None]:
         func, items = self._func, self._items
@@ -91,7 +95,8 @@ class ForkedMap(Generic[T, R]):
                 yield from ((i, func(items[i])) for i in child.left())  # it failed
         finally:
             for child in self._children:
-                child.stop()
+                if child.fd is not None:  # stopped early
+                    child.stop()
 
 
 def _shares(weights: Sequence[int], n: int, collect_cost: float) -> list[list[int]]:
@@ -132,6 +137,7 @@ class _Worker:
                     view = memoryview(_HEADER.pack(len(data)) + data)
                     while view:
                         view = view[os.write(write_fd, view) :]
+                os.close(write_fd)  # the end, at once: exiting (freeing memory) takes a while
             except BaseException:
                 code = 1
             finally:
@@ -153,8 +159,10 @@ class _Worker:
                     return
                 select.select([self.fd], [], [])
                 continue
-            if not chunk:  # the worker is done (or died)
-                self.stop(kill=False)
+            if not chunk:  # the worker is done (or died); it is reaped once it has exited
+                os.close(self.fd)
+                self.fd = None
+                self.reap(block=False)
                 return
             self.buffer += chunk
             while len(self.buffer) >= _HEADER.size:
@@ -170,15 +178,21 @@ class _Worker:
         """The items of the share whose result never came (the worker failed), in order."""
         return sorted(self.pending)
 
-    def stop(self, kill: bool = True) -> None:
-        """Reap the worker, killing it first if it may still be at work."""
+    def reap(self, block: bool) -> None:
         if self.pid is not None:
-            if kill:
-                with contextlib.suppress(OSError):
-                    os.kill(self.pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.pid = None
+            try:
+                pid, _ = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                pid = self.pid
+            if pid:
+                self.pid = None
+
+    def stop(self) -> None:
+        """Stop the worker if it is still at work, and reap it."""
+        if self.fd is not None and self.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+        self.reap(block=True)
         if self.fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
