@@ -12,6 +12,7 @@ import pytest
 from ghqa.fetch import fetch, parse_spec
 from ghqa.index import build_index
 from ghqa.index.repoindex import RepoIndex
+from ghqa.index.store import store_path
 from ghqa.settings import Settings
 
 from helpers import Recorder, commit_all
@@ -129,6 +130,16 @@ def test_checked_out_files_that_differ_from_their_blob_are_read_from_git(
     (calc,) = index.symbols(name="calc_delta_fair")
     assert (calc.path, calc.line) == ("kernel/sched/fair.c", 289)
     assert index.symbols(path="kernel/sched/pelt.c")  # from git, though not on disk
+
+
+def test_a_damaged_index_is_set_aside_and_built_again(sched_repo: Path, settings: Settings) -> None:
+    index_of(sched_repo, settings, "kernel/sched").close()
+    db = store_path(settings.cache_root)
+    db.write_bytes(b"not what SQLite wrote " * 400)  # what a crash of the machine might leave
+    index = index_of(sched_repo, settings, "kernel/sched")
+    (calc,) = index.symbols(name="calc_delta_fair")
+    assert (calc.path, calc.line) == ("kernel/sched/fair.c", 289)
+    assert [p.name for p in db.parent.glob(f"{db.name}.damaged-*")]  # kept to look at
 
 
 def test_binary_generated_vendored_and_symlinks_are_flagged(

@@ -89,21 +89,24 @@ def paths_key(paths: Sequence[str]) -> str:
 
 
 class IndexStore:
-    """A connection to the index database (one per thread)."""
+    """A connection to the index database (one per thread).
+
+    The index is a cache of what the repositories' files say, so it is written without waiting
+    for the disk (``synchronous = OFF``): a killed process loses nothing committed, and a file
+    that a crash of the machine left unreadable is set aside and built again.
+    """
 
     def __init__(self, path: Path):
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = connect_wal(path, timeout=60)
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            if self.db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
-                self.db.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-                self.db.execute("COMMIT")
+            try:
+                self.db = self._open(path)
+            except sqlite3.DatabaseError as e:
+                if type(e) is not sqlite3.DatabaseError:  # locked, full, read-only: not damage
+                    raise
+                _set_aside(path)
+                self.db = self._open(path)
         except sqlite3.DatabaseError as e:
             if _out_of_space(e):
                 raise IndexingError(
@@ -118,6 +121,24 @@ class IndexStore:
                 f"Cannot write the index at {path} ({e.strerror or e}): free disk space or set "
                 "GHQA_CACHE_DIR to a writable directory"
             ) from None
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = connect_wal(path, timeout=60)
+        try:
+            db.execute("PRAGMA synchronous = OFF")
+            if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+                db.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+                db.execute("COMMIT")
+            db.execute("SELECT count(*) FROM snapshots").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         self.db.close()
@@ -209,6 +230,15 @@ class IndexStore:
             _rollback(db)
             _close(new_blobs)
             raise
+
+
+def _set_aside(path: Path) -> None:
+    """Move a damaged index (and its write-ahead log) out of the way, keeping it to look at."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            part.replace(path.with_name(f"{path.name}.damaged-{stamp}{suffix}"))
 
 
 def _close(blobs: Iterable[BlobRow]) -> None:
