@@ -18,6 +18,7 @@ def map_forked(
 
 
 def square_with_pid(x: int) -> tuple[int, int]:
+    time.sleep(0.002)  # long enough for every process to get some
     return x * x, os.getpid()
 
 
@@ -46,45 +47,53 @@ def test_serial_for_one_worker() -> None:
     assert out == [(9, os.getpid()), (16, os.getpid())]
 
 
-def test_collect_cost_makes_this_process_share_smaller() -> None:
-    items = list(range(40))
-    out = list(ForkedMap(square_with_pid, items, [1] * 40, workers=2, collect_cost=0.5))
-    assert sorted(i for i, _ in out) == items
-    assert all(v == i * i for i, (v, _) in out)
-    mine = [i for i, (_, pid) in out if pid == os.getpid()]
-    # This process spends 0.5 on each of the 40 results: 20 of work before it computes any.
-    assert len(mine) == 10
-
-
-def slow_here(x: int) -> tuple[int, int]:
+def slow_here_only(x: int) -> tuple[int, int]:
     if os.getpid() == PARENT:
-        time.sleep(0.2)
+        time.sleep(0.1)
+    return x, os.getpid()
+
+
+def test_work_is_dealt_out_as_asked_for() -> None:
+    # This process is slow (it has other work, say): the worker takes what it does not.
+    out = list(ForkedMap(slow_here_only, list(range(40)), [1] * 40, workers=2))
+    assert sorted(i for i, _ in out) == list(range(40))
+    mine = [i for i, (_, pid) in out if pid == PARENT]
+    assert 1 <= len(mine) <= 4
+
+
+def slower_here(x: int) -> tuple[int, int]:
+    time.sleep(0.15 if os.getpid() == PARENT else 0.05)
     return x, os.getpid()
 
 
 def test_worker_results_come_while_this_process_still_works() -> None:
-    out = list(ForkedMap(slow_here, list(range(8)), [1] * 8, workers=2))
-    assert sorted(i for i, _ in out) == list(range(8))
+    out = list(ForkedMap(slower_here, list(range(12)), [1] * 12, workers=2))
+    assert sorted(i for i, _ in out) == list(range(12))
     pids = [pid for _, (_, pid) in out]
     last_own = max(n for n, pid in enumerate(pids) if pid == PARENT)
-    # The worker's results (quick) come between this process's (slow), not after them all.
+    # The worker's results come between this process's, not after them all.
     assert any(pid != PARENT for pid in pids[:last_own])
 
 
-def fail_in_child_on_2(x: int) -> tuple[int, int]:
-    if os.getpid() != PARENT and x == 2:
-        os._exit(3)
+TAKEN = [0]
+
+
+def fail_on_second_in_child(x: int) -> tuple[int, int]:
+    if os.getpid() != PARENT:
+        TAKEN[0] += 1  # the child's own copy
+        if TAKEN[0] == 2:
+            os._exit(3)
+    else:
+        time.sleep(0.05)
     return x + 1, os.getpid()
 
 
-def test_a_worker_failing_half_way_has_the_rest_of_its_share_redone() -> None:
-    # By weight, the worker gets 1, 2 and 5 (in that order): it sends 1, then dies on 2.
-    out = list(ForkedMap(fail_in_child_on_2, [0, 1, 2, 3, 4, 5], [6, 5, 4, 3, 2, 1], workers=2))
-    assert sorted(i for i, _ in out) == [0, 1, 2, 3, 4, 5]  # each exactly once
+def test_a_worker_failing_half_way_has_the_rest_done_here() -> None:
+    out = list(ForkedMap(fail_on_second_in_child, list(range(8)), [1] * 8, workers=2))
+    assert sorted(i for i, _ in out) == list(range(8))  # each exactly once
     assert all(v == i + 1 for i, (v, _) in out)
-    by = {i: pid for i, (_, pid) in out}
-    assert by[1] != PARENT
-    assert by[2] == by[5] == PARENT
+    pids = [pid for _, (_, pid) in out]
+    assert pids.count(PARENT) == 7  # the worker sent its first result, then died on its second
 
 
 def slow_in_child(x: int) -> tuple[int, int]:

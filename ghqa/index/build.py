@@ -25,8 +25,6 @@ from .symbols import RefRow, SymbolRow, extract_rows
 
 #: Below this many bytes to parse, forking workers costs more than it saves.
 _PARALLEL_BYTES = 256_000
-#: Writing a parsed file's rows costs about this fraction of parsing it.
-_WRITE_COST = 0.1
 
 _Work = tuple[str, str, str, str]  # checkout root, path, blob sha, grammar ("" for none)
 _Indexed = tuple[frozenset[str], list[SymbolRow], list[RefRow]]  # content flags, symbols, refs
@@ -82,7 +80,7 @@ def build_index(
     weights = [sizes[sha] if lang else sizes[sha] // 50 + 1 for _, _, sha, lang in work]
     total = sum(sizes[w[2]] for w in work if w[3])
     n = usable_workers(workers) if total >= _PARALLEL_BYTES else 1
-    indexed = ForkedMap(_index_blob, work, weights, n, collect_cost=_WRITE_COST)
+    indexed = ForkedMap(_index_blob, work, weights, n)
 
     parsed = 0
 

@@ -28,45 +28,38 @@ def usable_workers(requested: int | None = None) -> int:
 
 
 class ForkedMap(Generic[T, R]):
-    """``(i, func(items[i]))`` for every item, in no set order, computed by ``workers``
-    processes balanced by ``weights``. The workers start at once, while the caller still gets
-    ready to use the results.
+    """``(i, func(items[i]))`` for every item, in no set order, computed by this process and
+    ``workers - 1`` forked ones, which start at once, while the caller still gets ready to use
+    the results.
 
-    Each worker sends every result as soon as it has it; this process computes its own share
-    one item at a time and, between two of its items, yields whatever the workers have sent. So
-    the caller can use the results (write them out, say) while the workers are still busy, and
-    little is left to do once they are done.
-
-    ``collect_cost`` is what the caller spends on each result, wherever it was computed, as a
-    fraction of computing it (0.1: a tenth); this process's own share is smaller by that much.
-    A worker that fails has the rest of its share done here, so every item is yielded exactly
+    The items are dealt out as they are asked for, heaviest (by ``weights``) first: each process
+    takes the next one when it is done with the last, so they all finish at about the same time,
+    whatever an item costs and whatever else this process does. A worker sends each result as
+    soon as it has it; this process, between two items of its own, yields whatever the workers
+    have sent, so the caller can use the results (write them out, say) while the workers are
+    still busy. A worker that fails has its items done here, so every item is yielded exactly
     once. :meth:`close` (also when iteration stops early) stops the workers.
     """
 
     def __init__(
-        self,
-        func: Callable[[T], R],
-        items: Sequence[T],
-        weights: Sequence[int],
-        workers: int,
-        collect_cost: float = 0.0,
+        self, func: Callable[[T], R], items: Sequence[T], weights: Sequence[int], workers: int
     ):
         self._func = func
         self._items = items
         self._children: list[_Worker] = []
-        self._own: Sequence[int] = range(len(items))
+        self._batches: list[list[int]] = [[i] for i in range(len(items))]
+        self._tickets: int | None = None  # the read end of a pipe of batch numbers
+        self._results = self._run()
         if workers > 1 and len(items) > 1 and hasattr(os, "fork"):
             if threading.active_count() == 1:
-                shares = _shares(weights, min(workers, len(items)), collect_cost)
-                self._own = shares[0]
+                self._batches = _batches(weights)
+                self._tickets = _ticket_pipe(len(self._batches))
                 try:
-                    for share in shares[1:]:
-                        if share:
-                            self._children.append(_Worker(func, items, share))
+                    for _ in range(min(workers, len(items)) - 1):
+                        self._children.append(_Worker(func, items, self._batches, self._tickets))
                 except BaseException:
                     self.close()
                     raise
-        self._results = self._run()
 
     def __iter__(self) -> Iterator[tuple[int, R]]:
         return self
@@ -79,47 +72,91 @@ class ForkedMap(Generic[T, R]):
         self._results.close()
         for child in self._children:
             child.stop()
+        if self._tickets is not None:
+            os.close(self._tickets)
+            self._tickets = None
 
     def __del__(self) -> None:
         self.close()
 
     def _run(self) -> Generator[tuple[int, R], None, None]:
         func, items = self._func, self._items
+        done: set[int] = set()
         try:
-            for i in self._own:
-                yield i, func(items[i])
+            if self._tickets is None:
+                yield from ((i, func(x)) for i, x in enumerate(items))
+                return
+            while batch := _next_batch(self._tickets, self._batches):
+                for i in batch:
+                    done.add(i)
+                    yield i, func(items[i])
                 for child in self._children:
-                    yield from child.received(block=False)
+                    for i, value in child.received(block=False):
+                        done.add(i)
+                        yield i, value
             for child in self._children:
-                yield from child.received(block=True)
-                yield from ((i, func(items[i])) for i in child.left())  # it failed
+                for i, value in child.received(block=True):
+                    done.add(i)
+                    yield i, value
+            # What a worker took but never sent (it failed) is done here.
+            yield from ((i, func(items[i])) for i in range(len(items)) if i not in done)
         finally:
             for child in self._children:
                 if child.fd is not None:  # stopped early
                     child.stop()
 
 
-def _shares(weights: Sequence[int], n: int, collect_cost: float) -> list[list[int]]:
-    """Items (by index) for ``n`` processes, largest first, so that each has about as much to
-    do; the first (this process) also spends ``collect_cost`` on every item."""
-    shares: list[list[int]] = [[] for _ in range(n)]
-    loads = [0.0] * n
-    loads[0] = collect_cost * sum(weights)
-    for i in sorted(range(len(weights)), key=lambda i: -weights[i]):
-        j = min(range(n), key=lambda j: loads[j])
-        shares[j].append(i)
-        loads[j] += weights[i]
-    return shares
+#: At most this many batches are dealt out (4 bytes each, all in one pipe's buffer).
+_MAX_TICKETS = 4096
+_TICKET = struct.Struct("<I")
+
+
+def _batches(weights: Sequence[int]) -> list[list[int]]:
+    """The items (by index), heaviest first, one per batch; past :data:`_MAX_TICKETS` items,
+    neighbours (in that order) share a batch."""
+    order = sorted(range(len(weights)), key=lambda i: -weights[i])
+    size = -(-len(order) // _MAX_TICKETS)
+    return [order[k : k + size] for k in range(0, len(order), size)]
+
+
+def _ticket_pipe(count: int) -> int:
+    """The read end of a pipe holding the numbers 0..count-1, then its end: each read of one
+    number takes it for that process alone."""
+    read_fd, write_fd = os.pipe()
+    try:
+        data = b"".join(_TICKET.pack(n) for n in range(count))
+        view = memoryview(data)
+        while view:  # fits in the pipe's buffer (16 kB at most): never blocks
+            view = view[os.write(write_fd, view) :]
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    return read_fd
+
+
+def _next_batch(tickets: int, batches: list[list[int]]) -> list[int]:
+    """The next batch dealt out to this process; empty when all are taken."""
+    data = os.read(tickets, _TICKET.size)
+    return batches[_TICKET.unpack(data)[0]] if data else []
 
 
 _HEADER = struct.Struct("<Q")
 
 
 class _Worker:
-    """A forked process computing ``func`` over ``share`` and sending each result back through a
-    pipe as ``(index, result)``, pickled behind its length."""
+    """A forked process that takes batches of items from the tickets pipe, computes ``func`` on
+    them and sends each result back through its own pipe as ``(index, result)``, pickled
+    behind its length."""
 
-    def __init__(self, func: Callable[[T], R], items: Sequence[T], share: list[int]):
+    def __init__(
+        self,
+        func: Callable[[T], R],
+        items: Sequence[T],
+        batches: list[list[int]],
+        tickets: int,
+    ):
         import fcntl  # POSIX, like fork
 
         read_fd, write_fd = os.pipe()
@@ -132,11 +169,12 @@ class _Worker:
             os.close(read_fd)
             code = 0
             try:
-                for i in share:
-                    data = pickle.dumps((i, func(items[i])), protocol=pickle.HIGHEST_PROTOCOL)
-                    view = memoryview(_HEADER.pack(len(data)) + data)
-                    while view:
-                        view = view[os.write(write_fd, view) :]
+                while batch := _next_batch(tickets, batches):
+                    for i in batch:
+                        data = pickle.dumps((i, func(items[i])), protocol=pickle.HIGHEST_PROTOCOL)
+                        view = memoryview(_HEADER.pack(len(data)) + data)
+                        while view:
+                            view = view[os.write(write_fd, view) :]
                 os.close(write_fd)  # the end, at once: exiting (freeing memory) takes a while
             except BaseException:
                 code = 1
@@ -146,7 +184,6 @@ class _Worker:
         os.set_blocking(read_fd, False)
         self.pid: int | None = pid
         self.fd: int | None = read_fd
-        self.pending = set(share)
         self.buffer = bytearray()
 
     def received(self, block: bool) -> Iterator[tuple[int, Any]]:
@@ -171,12 +208,7 @@ class _Worker:
                     break
                 i, value = pickle.loads(self.buffer[_HEADER.size : _HEADER.size + size])
                 del self.buffer[: _HEADER.size + size]
-                self.pending.discard(i)
                 yield i, value
-
-    def left(self) -> list[int]:
-        """The items of the share whose result never came (the worker failed), in order."""
-        return sorted(self.pending)
 
     def reap(self, block: bool) -> None:
         if self.pid is not None:
