@@ -82,26 +82,27 @@ def build_index(
     n = usable_workers(workers) if total >= _PARALLEL_BYTES else 1
     indexed = ForkedMap(_index_blob, work, weights, n)
 
+    def results() -> Iterator[tuple[int, _Indexed]]:
+        from_git: list[int] = []
+        for i, result in indexed:
+            if result is None:
+                from_git.append(i)
+            else:
+                yield i, result
+        # Files that no longer match their blob on disk: from git, in one batch.
+        contents = dict(read_blobs(checkout.root, sorted({work[i][2] for i in from_git})))
+        for i in from_git:
+            yield i, _index_content(contents[work[i][2]], work[i][3])
+
     parsed = 0
 
     def blob_rows() -> Iterator[BlobRow]:
         nonlocal parsed
         yield from new_blobs
-        from_git: list[int] = []
-        for i, result in indexed:
-            if result is None:
-                from_git.append(i)
-                continue
+        for i, (flags, syms, refs) in results():
             key = work_keys[i]
-            parsed += bool(key[1] and not result[0])
-            yield (key, sizes[key[0]], *result)
-        # Files that no longer match their blob on disk: from git, in one batch.
-        contents = dict(read_blobs(checkout.root, sorted({work[i][2] for i in from_git})))
-        for i in from_git:
-            key = work_keys[i]
-            result = _index_content(contents[key[0]], key[1])
-            parsed += bool(key[1] and not result[0])
-            yield (key, sizes[key[0]], *result)
+            parsed += bool(key[1] and not flags)
+            yield key, sizes[key[0]], flags, syms, refs
 
     try:
         snapshot = store.write_snapshot(checkout.commit, checkout.paths, files, blob_rows())

@@ -144,7 +144,7 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
             role = roles[pattern] = _role(query, pattern, caps)
         is_ref, kind, key, prefix = role
         if is_ref:
-            for n in caps[key]:
+            for n in caps.get(key, ()):
                 use = (n.text, kind)
                 lines = uses.get(use)
                 if lines is None:
