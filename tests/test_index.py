@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from ghqa.errors import IndexingError
 from ghqa.fetch import fetch, parse_spec
 from ghqa.index import build_index
 from ghqa.index.repoindex import RepoIndex
@@ -130,6 +133,41 @@ def test_checked_out_files_that_differ_from_their_blob_are_read_from_git(
     (calc,) = index.symbols(name="calc_delta_fair")
     assert (calc.path, calc.line) == ("kernel/sched/fair.c", 289)
     assert index.symbols(path="kernel/sched/pelt.c")  # from git, though not on disk
+
+
+@pytest.mark.parametrize("new_index", [True, False], ids=["new-index", "existing-index"])
+def test_a_commit_git_cannot_list_is_one_clear_error(
+    sched_repo: Path, settings: Settings, new_index: bool
+) -> None:
+    # With no index file yet, git lists the tree while the file is created: a failure there
+    # must read the same as with an index already there, and leave no git process behind.
+    co = fetch(parse_spec(str(sched_repo), ["kernel/sched"]), settings)
+    if new_index:
+        store_path(settings.cache_root).unlink(missing_ok=True)
+        assert not list(settings.cache_root.glob("index-*"))
+    else:
+        build_index(co, settings).close()
+    missing = dataclasses.replace(co, commit="0" * 40)
+    with pytest.raises(IndexingError, match=r"^Cannot list the files of 000000000000: .+") as e:
+        build_index(missing, settings)
+    assert "\n" not in str(e.value)
+    assert not _children_of_this_process()
+
+
+def _children_of_this_process() -> list[str]:
+    me = str(os.getpid())
+    return [
+        p.name
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and (p / "stat").exists() and _parent_of(p) == me
+    ]
+
+
+def _parent_of(proc: Path) -> str:
+    try:
+        return (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
+    except (OSError, IndexError):
+        return ""
 
 
 def test_a_damaged_index_is_set_aside_and_built_again(sched_repo: Path, settings: Settings) -> None:

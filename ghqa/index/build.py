@@ -11,8 +11,8 @@ from ..reporter import Reporter, null_reporter
 from ..settings import Settings
 from .files import (
     MAX_PARSE_BYTES,
+    TreeListing,
     content_flags,
-    list_tree,
     path_flags,
     read_blobs,
     read_checked_out,
@@ -37,13 +37,22 @@ def build_index(
     workers: int | None = None,
 ) -> RepoIndex:
     """The index of ``checkout``'s paths at its commit; parses only blobs not seen before."""
-    store = IndexStore(store_path(settings.cache_root))
-    snapshot = store.snapshot(checkout.commit, checkout.paths)
-    if snapshot is not None:
-        reporter("index", "index is up to date", cached=True)
-        return RepoIndex(store, snapshot, checkout)
     start = time.monotonic()
-    entries = list_tree(checkout.root, checkout.commit, checkout.paths)
+    db_path = store_path(settings.cache_root)
+    # A new index file has no snapshot to look up: git lists the tree while the file is made.
+    listing = (
+        None if db_path.exists() else TreeListing(checkout.root, checkout.commit, checkout.paths)
+    )
+    try:
+        store = IndexStore(db_path)
+        snapshot = store.snapshot(checkout.commit, checkout.paths)
+        if snapshot is not None:
+            reporter("index", "index is up to date", cached=True)
+            return RepoIndex(store, snapshot, checkout)
+        entries = (listing or TreeListing(checkout.root, checkout.commit, checkout.paths)).entries()
+    finally:
+        if listing is not None:
+            listing.close()
     # A blob is keyed by its sha and the grammar applied to it ("" for none: no grammar, or a
     # vendored path or symlink, whose content is never parsed).
     files: list[FileRow] = []

@@ -58,20 +58,53 @@ def list_tree(root: Path, commit: str, paths: tuple[str, ...]) -> list[TreeEntry
 
     Only blobs inside the requested paths are looked at, so nothing outside them is downloaded.
     """
-    try:
-        out = Git(root).run("ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", *paths)
-    except GitFailed as e:
-        raise IndexingError(f"Cannot list the files of {commit[:12]}: {e.last_line}") from None
-    entries: list[TreeEntry] = []
-    for record in out.split("\0"):
-        if not record:
-            continue
-        meta, _, path = record.partition("\t")
-        mode, kind, sha, size = meta.split(None, 3)
-        if kind != "blob":  # submodules ("commit") are not part of this repository's text
-            continue
-        entries.append(TreeEntry(path, sha, int(size.strip() or 0), mode == "120000"))
-    return entries
+    return TreeListing(root, commit, paths).entries()
+
+
+class TreeListing:
+    """:func:`list_tree`, started at once (``git ls-tree`` runs beside this process) and read
+    with :meth:`entries`; :meth:`close` stops it if it is not wanted after all."""
+
+    def __init__(self, root: Path, commit: str, paths: tuple[str, ...]):
+        self._git = Git(root)
+        self._commit = commit
+        self._args = ("ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", *paths)
+        try:
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                ["git", *self._args],
+                cwd=root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self._git.env,
+            )
+        except OSError as e:
+            raise IndexingError(f"Cannot list the files of {commit[:12]}: {e}") from None
+
+    def entries(self) -> list[TreeEntry]:
+        proc = self._proc
+        if proc is None:
+            raise IndexingError(f"The listing of {self._commit[:12]} was stopped")
+        out, err = proc.communicate()
+        self._proc = None
+        if proc.returncode:
+            failed = GitFailed(self._args, self._git.scrub(err.decode("utf-8", "replace")), False)
+            raise IndexingError(f"Cannot list the files of {self._commit[:12]}: {failed.last_line}")
+        entries: list[TreeEntry] = []
+        for record in out.decode("utf-8", "surrogateescape").split("\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition("\t")
+            mode, kind, sha, size = meta.split(None, 3)
+            if kind != "blob":  # submodules ("commit") are not part of this repository's text
+                continue
+            entries.append(TreeEntry(path, sha, int(size.strip() or 0), mode == "120000"))
+        return entries
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.communicate()
+            self._proc = None
 
 
 def path_flags(path: str) -> frozenset[str]:
