@@ -53,17 +53,12 @@ class TreeEntry:
     symlink: bool
 
 
-def list_tree(root: Path, commit: str, paths: tuple[str, ...]) -> list[TreeEntry]:
-    """Blobs of ``commit`` under ``paths`` (all when empty), from git's tree objects.
-
-    Only blobs inside the requested paths are looked at, so nothing outside them is downloaded.
-    """
-    return TreeListing(root, commit, paths).entries()
-
-
 class TreeListing:
-    """:func:`list_tree`, started at once (``git ls-tree`` runs beside this process) and read
-    with :meth:`entries`; :meth:`close` stops it if it is not wanted after all."""
+    """The blobs of ``commit`` under ``paths`` (all when empty), from git's tree objects: only
+    blobs inside the requested paths are looked at, so nothing outside them is downloaded.
+
+    ``git ls-tree`` starts at once and runs beside this process; :meth:`entries` waits for it,
+    and :meth:`close` stops it if it is not wanted after all."""
 
     def __init__(self, root: Path, commit: str, paths: tuple[str, ...]):
         self._git = Git(root)
