@@ -130,14 +130,6 @@ def test_ifdef_inside_an_initializer_keeps_the_table_and_what_follows() -> None:
     }
 
 
-def test_a_directive_continued_on_the_next_line_is_blanked_whole() -> None:
-    source = b"int t[] = {\n#if defined(A) && \\\n    defined(B)\n\t1,\n#endif\n\t2,\n};\n"
-    prepared = preparer("c")(source)  # type: ignore[misc]
-    assert parse_errors(source) > 0 and parse_errors(prepared) == 0
-    lines = source.split(b"\n")
-    assert prepared.split(b"\n")[1:3] == [b" " * len(lines[1]), b" " * len(lines[2])]
-
-
 def test_types_as_macro_arguments_stay_type_references() -> None:
     defs, refs = extract("c", TYPE_ARGS, "x.c")
     assert [(d.name, d.line, d.end_line) for d in defs] == [("free_group", 3, 9)]

@@ -49,7 +49,6 @@ _TYPE_TAKERS = frozenset(
 _STATEMENT_WORDS = frozenset((b"return", b"else", b"do", b"case"))
 _NAME_BEFORE = re.compile(rb"([A-Za-z_]\w*)[ \t]*\Z")
 _CONDITIONAL = re.compile(rb"#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b")
-_NOT_NEWLINE = re.compile(rb"[^\n]")
 _WORD_BYTES = frozenset(b"_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -198,8 +197,6 @@ def _drop_list_conditionals(source: bytes) -> bytes:
         if line_start != m.start() and source[line_start : m.start()].strip():
             continue  # not a directive
         line_end = source.find(b"\n", m.end())
-        while line_end > 0 and source[line_end - 1 : line_end].endswith(b"\\"):
-            line_end = source.find(b"\n", line_end + 1)  # continued on the next line
         line = (line_start, len(source) if line_end < 0 else line_end)
         word = m.group(1)
         if word in (b"if", b"ifdef", b"ifndef"):
@@ -214,7 +211,7 @@ def _drop_list_conditionals(source: bytes) -> bytes:
         return source
     out = bytearray(source)
     for start, end in blank:
-        out[start:end] = _NOT_NEWLINE.sub(b" ", source[start:end])  # lines stay where they are
+        out[start:end] = b" " * (end - start)
     return bytes(out)
 
 
