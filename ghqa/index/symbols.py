@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import tree_sitter as ts
 
-from .csource import preparer
 from .languages import has_grammar, parser, tags_query
 
 #: At most this many definitions, and references, are kept per file (the first, in line order):
@@ -126,9 +127,9 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
     """Like :func:`extract`, as plain tuples (what the index stores)."""
     if not has_grammar(lang):
         return [], []
-    prepare = preparer(lang)
-    if prepare is not None:
-        source = prepare(source)
+    blank = _blanker(lang)
+    if blank is not None:
+        source = blank(source)
     query = tags_query(lang)
     roles = _roles(lang)
     root = parser(lang).parse(source).root_node
@@ -312,3 +313,54 @@ def _with_scopes(defs: list[SymbolRow]) -> list[SymbolRow]:
         if kind in CONTAINER_KINDS or kind in CALLABLE_KINDS:
             stack.append(d)
     return out
+
+
+@functools.cache
+def _blanker(lang: str) -> Callable[[bytes], bytes] | None:
+    """For C-family languages: a function that blanks annotation macros (``queries/c.blank``)
+    with spaces, keeping every byte offset and line number."""
+    if lang not in ("c", "cpp"):
+        return None
+    text = resources.files("ghqa.index").joinpath("queries").joinpath("c.blank").read_text()
+    words: dict[bytes, bool] = {}  # name -> takes arguments
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            words[line.removesuffix("()").encode()] = line.endswith("()")
+    # One pattern per two-letter start ("__", "no", ...): a pattern that starts with a literal is
+    # searched for quickly, where one alternation of every name would try each at every byte.
+    by_start: dict[bytes, list[bytes]] = {}
+    for word in words:
+        by_start.setdefault(word[:2], []).append(word[2:])
+    patterns = [
+        re.compile(
+            re.escape(start)
+            + rb"(?:"
+            + b"|".join(re.escape(rest) for rest in sorted(rests, key=len, reverse=True))
+            + rb")(?!\w)"
+        )
+        for start, rests in sorted(by_start.items())
+    ]
+    args = re.compile(rb"\s*\((?:[^()\n]|\([^()\n]*\))*\)")
+
+    def blank(source: bytes) -> bytes:
+        out: bytearray | None = None
+        for pattern in patterns:
+            for m in pattern.finditer(source):
+                start, end = m.span()
+                if start and (source[start - 1 : start].isalnum() or source[start - 1] == 95):
+                    continue  # inside a longer name ("_" is 95)
+                if words[m.group(0)]:
+                    a = args.match(source, end)
+                    if a is None:
+                        continue
+                    end = a.end()
+                line_start = source.rfind(b"\n", 0, start) + 1
+                if source.startswith(b"#", line_start):  # keep `#define NAME`, `#undef NAME`
+                    continue
+                if out is None:
+                    out = bytearray(source)
+                out[start:end] = b" " * (end - start)
+        return source if out is None else bytes(out)
+
+    return blank
