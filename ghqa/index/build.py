@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,17 +40,16 @@ def build_index(
     """The index of ``checkout``'s paths at its commit; parses only blobs not seen before."""
     start = time.monotonic()
     db_path = store_path(settings.cache_root)
+    list_tree = functools.partial(TreeListing, checkout.root, checkout.commit, checkout.paths)
     # A new index file has no snapshot to look up: git lists the tree while the file is made.
-    listing = (
-        None if db_path.exists() else TreeListing(checkout.root, checkout.commit, checkout.paths)
-    )
+    listing = None if db_path.exists() else list_tree()
     try:
         store = IndexStore(db_path)
         snapshot = store.snapshot(checkout.commit, checkout.paths)
         if snapshot is not None:
             reporter("index", "index is up to date", cached=True)
             return RepoIndex(store, snapshot, checkout)
-        entries = (listing or TreeListing(checkout.root, checkout.commit, checkout.paths)).entries()
+        entries = (listing or list_tree()).entries()
     finally:
         if listing is not None:
             listing.close()

@@ -65,7 +65,7 @@ class TreeListing:
         self._commit = commit
         self._args = ("ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", *paths)
         try:
-            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            self._proc = subprocess.Popen(
                 ["git", *self._args],
                 cwd=root,
                 stdout=subprocess.PIPE,
@@ -76,12 +76,8 @@ class TreeListing:
             raise IndexingError(f"Cannot list the files of {commit[:12]}: {e}") from None
 
     def entries(self) -> list[TreeEntry]:
-        proc = self._proc
-        if proc is None:
-            raise IndexingError(f"The listing of {self._commit[:12]} was stopped")
-        out, err = proc.communicate()
-        self._proc = None
-        if proc.returncode:
+        out, err = self._proc.communicate()
+        if self._proc.returncode:
             failed = GitFailed(self._args, self._git.scrub(err.decode("utf-8", "replace")), False)
             raise IndexingError(f"Cannot list the files of {self._commit[:12]}: {failed.last_line}")
         entries: list[TreeEntry] = []
@@ -96,10 +92,9 @@ class TreeListing:
         return entries
 
     def close(self) -> None:
-        if self._proc is not None:
+        if self._proc.poll() is None:
             self._proc.kill()
             self._proc.communicate()
-            self._proc = None
 
 
 def path_flags(path: str) -> frozenset[str]:
