@@ -153,8 +153,8 @@ def model_server(settings: Settings, reporter: Reporter) -> Iterator[tuple[Setti
 
 #: Reply length for the local model: answers, not essays, on a CPU.
 LOCAL_REPLY_TOKENS = 700
-#: Code sent to the local model in one call: the strong spans, few hints (prompts are slow on
-#: a CPU, and a small model is distracted by more).
+#: Code sent to the local model in one call: the strong spans, without hints (prompts are slow
+#: on a CPU, and a small model is distracted by more).
 LOCAL_CONTEXT_TOKENS = 4_000
 #: Greedy decoding with a repetition penalty: repeatable answers without a small model's loops.
 LOCAL_EXTRA_PARAMS = '{"repeat_penalty": 1.3}'

@@ -10,7 +10,7 @@ import pytest
 from ghqa.engine.budget import Budget, BudgetExceeded, Limits
 from ghqa.engine.cache import ResponseCache, cache_key
 from ghqa.engine.chunks import file_chunks
-from ghqa.engine.context import gather, question_terms
+from ghqa.engine.context import STRONG, gather, question_terms
 from ghqa.engine.rlm import truncate
 from ghqa.engine.trace import Trace, load_trace
 from ghqa.engine.workspace import FileNotReadable, Workspace
@@ -142,6 +142,15 @@ def test_gather_finds_the_definition_its_callees_and_macros(ws: Workspace) -> No
         assert (FAIR, line) in covered
     assert "289| static inline u64 calc_delta_fair" in ctx.text
     assert ctx.tokens <= 6000
+
+
+def test_hints_take_at_most_their_share_of_the_budget(ws: Workspace) -> None:
+    question = "how does calc_delta_fair avoid division"
+    default, none = gather(ws, question, 4000), gather(ws, question, 4000, hints=0.0)
+    assert none.spans and all(s.score >= STRONG for s in none.spans)
+    weak = [s for s in default.spans if s.score < STRONG]
+    assert weak and 0 < default.tokens - none.tokens <= 1000
+    assert none.relevant_tokens == default.relevant_tokens
 
 
 def test_gather_respects_a_small_budget(ws: Workspace) -> None:

@@ -202,16 +202,18 @@ def merge(spans: Iterable[Span], gap: int = 3) -> list[Span]:
     return out
 
 
-def pack(ws: Workspace, spans: list[Span], budget_tokens: int) -> tuple[str, list[Span], int]:
+def pack(
+    ws: Workspace, spans: list[Span], budget_tokens: int, hints: float = 0.25
+) -> tuple[str, list[Span], int]:
     """The best spans that fit ``budget_tokens``, rendered with line numbers, in file order.
 
-    Weak spans (a word of the question near a line) get at most a quarter of the budget when
+    Weak spans (a word of the question near a line) get at most ``hints`` of the budget when
     strong ones (definitions, call sites) exist: they are hints, not the answer."""
     covered: dict[str, set[int]] = {}
     chosen: list[Span] = []
     used = 0
     has_strong = any(s.score >= STRONG for s in spans)
-    weak_room = budget_tokens // 4 if has_strong else budget_tokens
+    weak_room = int(budget_tokens * hints) if has_strong else budget_tokens
     weak_used = 0
     for span in sorted(spans, key=lambda s: (-s.score, s.path, s.start)):
         cost, new = _new_lines(ws, span, covered)
@@ -253,10 +255,11 @@ def _new_lines(ws: Workspace, span: Span, covered: dict[str, set[int]]) -> tuple
     return cost + (12 if new and not have else 0), new
 
 
-def gather(ws: Workspace, question: str, budget_tokens: int) -> Context:
-    """The code most relevant to ``question`` that fits ``budget_tokens``."""
+def gather(ws: Workspace, question: str, budget_tokens: int, hints: float = 0.25) -> Context:
+    """The code most relevant to ``question`` that fits ``budget_tokens``, of which weak spans
+    take at most ``hints`` when there are strong ones (see :func:`pack`)."""
     spans, terms, named = candidates(ws, question)
     strong = [s for s in spans if s.score >= STRONG]
     relevant = covered_tokens(ws, strong or spans)
-    text, chosen, used = pack(ws, spans, budget_tokens)
+    text, chosen, used = pack(ws, spans, budget_tokens, hints)
     return Context(text, chosen, used, relevant, terms, named)
