@@ -20,7 +20,7 @@ from ..sqlitedb import connect_wal
 from .symbols import RefRow, SymbolRow
 
 #: Bump when extraction changes: the file name carries it, so old indexes are simply not used.
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 _SCHEMA_VERSION = 1
 
 _SCHEMA = """

@@ -3,9 +3,8 @@
 Extraction runs the tree-sitter tags query of the file's language (``queries/<lang>.scm``). A
 definition pattern captures ``@definition.<kind>`` (the whole definition: its span becomes the
 symbol's lines) with either ``@name`` or ``@declarator`` (the top of a C-style declarator chain,
-walked down to the declared name); an optional ``@start`` moves the start line, and a
-``(#set! prefix "...")`` directive prefixes the name. A reference pattern puts
-``@reference.<kind>`` on the name node. References are kept grouped by name and kind, with the
+walked down to the declared name). A reference pattern puts ``@reference.<kind>`` on the name
+node. References are kept grouped by name and kind, with the
 lines they are on; a reference's caller (the innermost enclosing function or method) follows from
 the definitions, when it is asked for.
 """
@@ -14,14 +13,13 @@ from __future__ import annotations
 
 import bisect
 import functools
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import tree_sitter as ts
 
+from .csource import preparer
 from .languages import has_grammar, parser, tags_query
 
 #: At most this many definitions, and references, are kept per file (the first, in line order):
@@ -127,9 +125,9 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
     """Like :func:`extract`, as plain tuples (what the index stores)."""
     if not has_grammar(lang):
         return [], []
-    blank = _blanker(lang)
-    if blank is not None:
-        source = blank(source)
+    prepare = preparer(lang)
+    if prepare is not None:
+        source = prepare(source)
     query = tags_query(lang)
     roles = _roles(lang)
     root = parser(lang).parse(source).root_node
@@ -141,8 +139,8 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
     for pattern, caps in ts.QueryCursor(query).matches(root):
         role = roles.get(pattern)
         if role is None:
-            role = roles[pattern] = _role(query, pattern, caps)
-        is_ref, kind, key, prefix = role
+            role = roles[pattern] = _role(caps)
+        is_ref, kind, key = role
         if is_ref:
             for n in caps.get(key, ()):
                 use = (n.text, kind)
@@ -152,7 +150,7 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
                 else:
                     lines.append(n.start_point.row + 1)
         else:
-            _add_definition(defs, seen, caps, kind, key, prefix)
+            _add_definition(defs, seen, caps, kind, key)
     defs.sort(key=lambda s: (s[2], -s[3]))
     return _with_scopes(defs)[:MAX_SYMBOLS_PER_FILE], _ref_rows(uses)
 
@@ -180,8 +178,8 @@ def _ref_rows(uses: dict[tuple[bytes | None, str], list[int]]) -> list[RefRow]:
     return rows
 
 
-#: Per pattern of a language's tags query: (is a reference, kind, capture key, name prefix).
-_Role = tuple[bool, str, str, str]
+#: Per pattern of a language's tags query: (is a reference, kind, capture key).
+_Role = tuple[bool, str, str]
 
 
 @functools.cache
@@ -189,14 +187,13 @@ def _roles(lang: str) -> dict[int, _Role]:
     return {}
 
 
-def _role(query: ts.Query, pattern: int, caps: dict[str, list[ts.Node]]) -> _Role:
+def _role(caps: dict[str, list[ts.Node]]) -> _Role:
     for key in caps:
         if key.startswith("reference."):
-            return True, key[len("reference.") :], key, ""
+            return True, key[len("reference.") :], key
         if key.startswith("definition."):
-            prefix = query.pattern_settings(pattern).get("prefix") or ""
-            return False, key[len("definition.") :], key, prefix
-    return True, "", "", ""  # a pattern with neither: nothing to record
+            return False, key[len("definition.") :], key
+    return True, "", ""  # a pattern with neither: nothing to record
 
 
 def _add_definition(
@@ -205,7 +202,6 @@ def _add_definition(
     caps: dict[str, list[ts.Node]],
     kind: str,
     key: str,
-    prefix: str,
 ) -> None:
     name_node, is_function, owner = _name_node(caps)
     if name_node is None:
@@ -216,14 +212,13 @@ def _add_definition(
     node = caps[key][0]
     if kind in _SCOPED_KINDS and (is_function or _is_local(node) or _is_extern(node)):
         return
-    if prefix:
-        name = f"{prefix}{name}"
-    start = (caps["start"][0] if "start" in caps else node).start_point.row + 1
+    start = node.start_point[0] + 1
     ident = (name, kind, start)
     if ident in seen:
         return
     seen.add(ident)
-    end = node.end_point.row + (0 if node.end_point.column == 0 else 1)
+    row, column = node.end_point
+    end = row + (column != 0)  # a definition ending at a line's start ends on the line before
     if kind == "function" and owner:  # C++ `Foo::bar() {...}`, defined out of line
         kind = "method"
     defs.append((name, kind, start, max(start, end), owner))
@@ -313,54 +308,3 @@ def _with_scopes(defs: list[SymbolRow]) -> list[SymbolRow]:
         if kind in CONTAINER_KINDS or kind in CALLABLE_KINDS:
             stack.append(d)
     return out
-
-
-@functools.cache
-def _blanker(lang: str) -> Callable[[bytes], bytes] | None:
-    """For C-family languages: a function that blanks annotation macros (``queries/c.blank``)
-    with spaces, keeping every byte offset and line number."""
-    if lang not in ("c", "cpp"):
-        return None
-    text = resources.files("ghqa.index").joinpath("queries").joinpath("c.blank").read_text()
-    words: dict[bytes, bool] = {}  # name -> takes arguments
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            words[line.removesuffix("()").encode()] = line.endswith("()")
-    # One pattern per two-letter start ("__", "no", ...): a pattern that starts with a literal is
-    # searched for quickly, where one alternation of every name would try each at every byte.
-    by_start: dict[bytes, list[bytes]] = {}
-    for word in words:
-        by_start.setdefault(word[:2], []).append(word[2:])
-    patterns = [
-        re.compile(
-            re.escape(start)
-            + rb"(?:"
-            + b"|".join(re.escape(rest) for rest in sorted(rests, key=len, reverse=True))
-            + rb")(?!\w)"
-        )
-        for start, rests in sorted(by_start.items())
-    ]
-    args = re.compile(rb"\s*\((?:[^()\n]|\([^()\n]*\))*\)")
-
-    def blank(source: bytes) -> bytes:
-        out: bytearray | None = None
-        for pattern in patterns:
-            for m in pattern.finditer(source):
-                start, end = m.span()
-                if start and (source[start - 1 : start].isalnum() or source[start - 1] == 95):
-                    continue  # inside a longer name ("_" is 95)
-                if words[m.group(0)]:
-                    a = args.match(source, end)
-                    if a is None:
-                        continue
-                    end = a.end()
-                line_start = source.rfind(b"\n", 0, start) + 1
-                if source.startswith(b"#", line_start):  # keep `#define NAME`, `#undef NAME`
-                    continue
-                if out is None:
-                    out = bytearray(source)
-                out[start:end] = b" " * (end - start)
-        return source if out is None else bytes(out)
-
-    return blank

@@ -25,16 +25,6 @@
 ; Kernel macros can make the parser wrap a whole file in an ERROR node.
 (ERROR (declaration declarator: (_) @declarator) @definition.variable)
 
-; Kernel-style definitions through macros: SYSCALL_DEFINE3(name, ...) { ... } defines sys_name.
-((expression_statement
-   (call_expression
-     function: (identifier) @_macro
-     arguments: (argument_list . (identifier) @name))) @start
- .
- (compound_statement) @definition.function
- (#match? @_macro "^(COMPAT_)?SYSCALL_DEFINE[0-6]$")
- (#set! prefix "sys_"))
-
 ; References: the capture @reference.<kind> sits on the name node itself.
 (call_expression function: (identifier) @reference.call)
 (call_expression function: (field_expression field: (field_identifier) @reference.call))
