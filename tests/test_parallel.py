@@ -126,3 +126,15 @@ def test_workers_start_at_once_and_close_stops_them_unstarted() -> None:
     assert children  # forked before anything was asked for
     it.close()
     assert not (_children() & children)
+
+
+def test_a_worker_done_with_its_share_is_reaped_by_the_next_map() -> None:
+    it = ForkedMap(square_with_pid, list(range(20)), [1] * 20, workers=2)
+    children = _children()
+    assert sorted(v for _, (v, _) in it) == sorted(x * x for x in range(20))
+    it.close()  # does not wait for the worker to finish exiting
+    deadline = time.monotonic() + 5
+    while (_children() & children) and time.monotonic() < deadline:
+        ForkedMap(square_with_pid, [1], [1], workers=1).close()
+        time.sleep(0.01)
+    assert not (_children() & children)  # no zombie left behind

@@ -44,6 +44,7 @@ class ForkedMap(Generic[T, R]):
     def __init__(
         self, func: Callable[[T], R], items: Sequence[T], weights: Sequence[int], workers: int
     ):
+        _reap_exited()
         self._func = func
         self._items = items
         self._children: list[_Worker] = []
@@ -68,7 +69,8 @@ class ForkedMap(Generic[T, R]):
         return next(self._results)
 
     def close(self) -> None:
-        """Stop the workers still at work (their results are not wanted), and reap them all."""
+        """Stop the workers still at work (their results are not wanted), and reap them (one
+        still exiting once done is reaped later)."""
         self._results.close()
         for child in self._children:
             child.stop()
@@ -211,21 +213,39 @@ class _Worker:
                 yield i, value
 
     def reap(self, block: bool) -> None:
-        if self.pid is not None:
-            try:
-                pid, _ = os.waitpid(self.pid, 0 if block else os.WNOHANG)
-            except ChildProcessError:
-                pid = self.pid
-            if pid:
-                self.pid = None
+        if self.pid is not None and _reaped(self.pid, block):
+            self.pid = None
 
     def stop(self) -> None:
-        """Stop the worker if it is still at work, and reap it."""
-        if self.fd is not None and self.pid is not None:
+        """Stop the worker if it is still at work, and reap it. A worker that has sent all it
+        had may still be exiting (freeing its memory takes a millisecond or so): it is not
+        waited for, but reaped later, by the next :class:`ForkedMap`."""
+        if self.fd is None:  # done
+            self.reap(block=False)
+            if self.pid is not None:
+                _exiting.append(self.pid)
+                self.pid = None
+            return
+        if self.pid is not None:
             with contextlib.suppress(OSError):
                 os.kill(self.pid, signal.SIGKILL)
         self.reap(block=True)
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = None
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+        self.fd = None
+
+
+#: Workers that had sent all they had but were still exiting when their map was closed.
+_exiting: list[int] = []
+
+
+def _reaped(pid: int, block: bool) -> bool:
+    """Whether the child ``pid`` has exited (and is now reaped)."""
+    try:
+        return os.waitpid(pid, 0 if block else os.WNOHANG)[0] != 0
+    except ChildProcessError:  # reaped already
+        return True
+
+
+def _reap_exited() -> None:
+    _exiting[:] = [pid for pid in _exiting if not _reaped(pid, block=False)]
