@@ -23,19 +23,25 @@ _KIND_RANK = {
     "field": 5,
 }
 
+# A blob's rows are found by their ids (a range in ``blobs``), a name's by the name's index and
+# their blob: the joins give SQLite both ways, and it takes the one the query's filters favour.
 _SYMBOLS = """
 SELECT f.path, s.line, s.end_line, s.name, s.kind, s.scope
-FROM files f JOIN symbols s ON s.blob = f.blob
+FROM files f JOIN blobs b ON b.id = f.blob
+JOIN symbols s ON s.id BETWEEN b.sym_lo AND b.sym_hi AND s.blob = b.id
 WHERE f.snapshot = ? AND f.flags = ''
 """
 _REFS = """
 SELECT f.path, f.blob, r.name, r.kind, r.lines
-FROM files f JOIN refs r ON r.blob = f.blob
+FROM files f JOIN blobs b ON b.id = f.blob
+JOIN refs r ON r.id BETWEEN b.ref_lo AND b.ref_hi AND r.blob = b.id
 WHERE f.snapshot = ? AND f.flags = ''
 """
 _CALLABLE_IN = ", ".join(f"'{k}'" for k in sorted(CALLABLE_KINDS))
 _CALLABLES = (
-    f"SELECT name, kind, line, end_line FROM symbols WHERE blob = ? AND kind IN ({_CALLABLE_IN})"
+    "SELECT s.name, s.kind, s.line, s.end_line FROM blobs b "
+    "JOIN symbols s ON s.id BETWEEN b.sym_lo AND b.sym_hi "
+    f"WHERE b.id = ? AND s.kind IN ({_CALLABLE_IN})"
 )
 
 
@@ -125,7 +131,7 @@ class RepoIndex:
     def callees(self, name: str) -> list[Reference]:
         """The calls made inside the definitions of ``name``."""
         blobs = self.store.db.execute(
-            "SELECT DISTINCT f.blob FROM files f JOIN symbols s ON s.blob = f.blob "
+            "SELECT DISTINCT f.blob FROM symbols s JOIN files f ON f.blob = s.blob "
             f"WHERE f.snapshot = ? AND f.flags = '' AND s.name = ? AND s.kind IN ({_CALLABLE_IN})",
             (self.snapshot, name),
         ).fetchall()
@@ -170,12 +176,13 @@ class RepoIndex:
             "SELECT count(*) FROM files WHERE snapshot = ?", (self.snapshot,)
         ).fetchone()[0]
         symbols = db.execute(
-            "SELECT count(*) FROM files f JOIN symbols s ON s.blob = f.blob WHERE f.snapshot = ?",
+            "SELECT coalesce(sum(b.sym_hi - b.sym_lo + 1), 0) FROM files f "
+            "JOIN blobs b ON b.id = f.blob WHERE f.snapshot = ?",
             (self.snapshot,),
         ).fetchone()[0]
         refs = db.execute(
-            "SELECT coalesce(sum(r.count), 0) FROM files f JOIN refs r ON r.blob = f.blob "
-            "WHERE f.snapshot = ?",
+            "SELECT coalesce(sum(r.count), 0) FROM files f JOIN blobs b ON b.id = f.blob "
+            "JOIN refs r ON r.id BETWEEN b.ref_lo AND b.ref_hi WHERE f.snapshot = ?",
             (self.snapshot,),
         ).fetchone()[0]
         return {"files": files, "symbols": symbols, "references": refs}

@@ -20,19 +20,26 @@ from ..sqlitedb import connect_wal
 from .symbols import RefRow, SymbolRow
 
 #: Bump when extraction changes: the file name carries it, so old indexes are simply not used.
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 _SCHEMA_VERSION = 1
 
 _SCHEMA = """
+-- A blob's symbols and references are rows sym_lo..sym_hi and ref_lo..ref_hi of their tables
+-- (written together, in one transaction): its rows are found by id, with no index on blob.
 CREATE TABLE IF NOT EXISTS blobs(
     id INTEGER PRIMARY KEY,
     sha TEXT NOT NULL,
     lang TEXT NOT NULL,
     size INTEGER NOT NULL,
     flags TEXT NOT NULL,
+    sym_lo INTEGER NOT NULL,
+    sym_hi INTEGER NOT NULL,
+    ref_lo INTEGER NOT NULL,
+    ref_hi INTEGER NOT NULL,
     UNIQUE(sha, lang)
 );
 CREATE TABLE IF NOT EXISTS symbols(
+    id INTEGER PRIMARY KEY,
     blob INTEGER NOT NULL,
     name TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -41,9 +48,9 @@ CREATE TABLE IF NOT EXISTS symbols(
     scope TEXT
 );
 CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
-CREATE INDEX IF NOT EXISTS symbols_blob ON symbols(blob);
 -- The uses of one name of one kind in a blob: how many, and the lines they are on ("12 40 40").
 CREATE TABLE IF NOT EXISTS refs(
+    id INTEGER PRIMARY KEY,
     blob INTEGER NOT NULL,
     name TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -51,7 +58,6 @@ CREATE TABLE IF NOT EXISTS refs(
     lines TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
-CREATE INDEX IF NOT EXISTS refs_blob ON refs(blob);
 CREATE TABLE IF NOT EXISTS snapshots(
     id INTEGER PRIMARY KEY,
     commit_sha TEXT NOT NULL,
@@ -186,25 +192,37 @@ class IndexStore:
                 _close(new_blobs)
                 return existing
             ids = self.known_blobs(f[1] for f in files)
+            # The next ids of each table: this transaction is the only writer.
+            blob_id, sym, ref = db.execute(
+                "SELECT (SELECT coalesce(max(id), 0) FROM blobs), "
+                "(SELECT coalesce(max(id), 0) FROM symbols), "
+                "(SELECT coalesce(max(id), 0) FROM refs)"
+            ).fetchone()
             for key, size, flags, syms, refs in new_blobs:
                 if key in ids:
                     continue
-                cur = db.execute(
-                    "INSERT INTO blobs(sha, lang, size, flags) VALUES (?, ?, ?, ?)",
-                    (key[0], key[1], size, ",".join(sorted(flags))),
-                )
-                blob_id = int(cur.lastrowid or 0)
+                blob_id += 1
                 ids[key] = blob_id
+                db.execute(
+                    "INSERT INTO blobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (blob_id, key[0], key[1], size, ",".join(sorted(flags)),
+                     sym + 1, sym + len(syms), ref + 1, ref + len(refs)),
+                )  # fmt: skip
                 if syms:
                     db.executemany(
-                        "INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?)",
-                        [(blob_id, *s) for s in syms],
+                        "INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [(sym + i, blob_id, *s) for i, s in enumerate(syms, 1)],
                     )
+                    sym += len(syms)
                 if refs:
                     db.executemany(
-                        "INSERT INTO refs VALUES (?, ?, ?, ?, ?)",
-                        [(blob_id, n, k, lines.count(" ") + 1, lines) for n, k, lines in refs],
+                        "INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?)",
+                        [
+                            (ref + i, blob_id, n, k, lines.count(" ") + 1, lines)
+                            for i, (n, k, lines) in enumerate(refs, 1)
+                        ],
                     )
+                    ref += len(refs)
             cur = db.execute(
                 "INSERT INTO snapshots(commit_sha, paths, created) VALUES (?, ?, ?)",
                 (commit, paths_key(paths), time.time()),
