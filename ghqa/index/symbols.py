@@ -133,7 +133,7 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
     root = parser(lang).parse(source).root_node
     defs: list[SymbolRow] = []
     seen: set[tuple[str, str, int]] = set()
-    uses: dict[tuple[bytes | None, str], list[int]] = {}
+    uses: dict[str, dict[bytes | None, list[int]]] = {}  # kind -> name -> lines
     # One walk of the tree for definitions and references: each walk costs as much as all the
     # patterns matched in it.
     for pattern, caps in ts.QueryCursor(query).matches(root):
@@ -142,30 +142,34 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
             role = roles[pattern] = _role(caps)
         is_ref, kind, key = role
         if is_ref:
+            names = uses.get(kind)
+            if names is None:
+                names = uses[kind] = {}
             for n in caps.get(key, ()):
-                use = (n.text, kind)
-                lines = uses.get(use)
+                line = n.start_point[0] + 1
+                lines = names.get(n.text)
                 if lines is None:
-                    uses[use] = [n.start_point.row + 1]
+                    names[n.text] = [line]
                 else:
-                    lines.append(n.start_point.row + 1)
+                    lines.append(line)
         else:
             _add_definition(defs, seen, caps, kind, key)
     defs.sort(key=lambda s: (s[2], -s[3]))
     return _with_scopes(defs)[:MAX_SYMBOLS_PER_FILE], _ref_rows(uses)
 
 
-def _ref_rows(uses: dict[tuple[bytes | None, str], list[int]]) -> list[RefRow]:
+def _ref_rows(uses: dict[str, dict[bytes | None, list[int]]]) -> list[RefRow]:
     """One row per name and kind; past :data:`MAX_REFS_PER_FILE` uses, only the first (in line
     order) are kept."""
-    total = sum(len(lines) for lines in uses.values())
+    found = [(name, kind, lines) for kind, names in uses.items() for name, lines in names.items()]
+    total = sum(len(lines) for _, _, lines in found)
     last, room = 1 << 62, 0  # keep every line < last, and ``room`` uses on line ``last``
     if total > MAX_REFS_PER_FILE:
-        every = sorted(line for lines in uses.values() for line in lines)
+        every = sorted(line for _, _, lines in found for line in lines)
         last = every[MAX_REFS_PER_FILE - 1]
         room = MAX_REFS_PER_FILE - bisect.bisect_left(every, last)
     rows: list[RefRow] = []
-    for (name, kind), lines in uses.items():
+    for name, kind, lines in found:
         lines.sort()
         if lines[-1] >= last:
             keep = lines[: bisect.bisect_left(lines, last)]
