@@ -203,11 +203,9 @@ class IndexStore:
                     continue
                 blob_id += 1
                 ids[key] = blob_id
-                db.execute(
-                    "INSERT INTO blobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (blob_id, key[0], key[1], size, ",".join(sorted(flags)),
-                     sym + 1, sym + len(syms), ref + 1, ref + len(refs)),
-                )  # fmt: skip
+                blob = (blob_id, *key, size, ",".join(sorted(flags)))
+                rows = (sym + 1, sym + len(syms), ref + 1, ref + len(refs))
+                db.execute("INSERT INTO blobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (*blob, *rows))
                 if syms:
                     db.executemany(
                         "INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?)",

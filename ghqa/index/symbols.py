@@ -4,9 +4,10 @@ Extraction runs the tree-sitter tags query of the file's language (``queries/<la
 definition pattern captures ``@definition.<kind>`` (the whole definition: its span becomes the
 symbol's lines) with either ``@name`` or ``@declarator`` (the top of a C-style declarator chain,
 walked down to the declared name). A reference pattern puts ``@reference.<kind>`` on the name
-node. References are kept grouped by name and kind, with the
-lines they are on; a reference's caller (the innermost enclosing function or method) follows from
-the definitions, when it is asked for.
+node. References are kept grouped by kind and name, with the lines they are on; a reference's
+caller (the innermost enclosing function or method) follows from the definitions, when it is
+asked for. C and C++ sources are rewritten first where kernel-style macros would mislead the
+parser (:mod:`.csource`).
 """
 
 from __future__ import annotations
