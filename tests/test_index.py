@@ -271,3 +271,35 @@ def test_recall_against_universal_ctags(
     assert totals["function"][0] / totals["function"][1] >= 0.99
     assert hit / total >= 0.98
     assert len(ours_at) >= total * 0.95
+
+
+def test_lookups_by_name_do_not_go_through_every_file(tmp_path: Path, settings: Settings) -> None:
+    # On a checkout of 1,000 files, looking a name up costs SQLite tens of steps, not a pass
+    # over the snapshot's files (about 14,000 steps here, and growing with the checkout).
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    for i in range(1000):
+        body = f"int f{i}(void)\n{{\n\treturn g() + f{(i + 1) % 1000}();\n}}\n"
+        (repo / "src" / f"f{i}.c").write_text(body)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    commit_all(repo, "many files")
+    index = index_of(repo, settings, "src")
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 10
+        return 0
+
+    index.store.db.set_progress_handler(count, 10)
+    lookups = {
+        "symbols": lambda: index.symbols(name="f500"),
+        "definitions": lambda: index.definitions("f7"),
+        "callers": lambda: index.callers("f500"),
+        "callees": lambda: index.callees("f500"),
+    }
+    for what, lookup in lookups.items():
+        steps[0] = 0
+        assert lookup(), what
+        assert steps[0] < 1000, (what, steps[0])
+    index.store.db.set_progress_handler(None, 0)
+    assert len(index.symbols(path="src/f1.c")) == 1

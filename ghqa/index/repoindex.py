@@ -23,19 +23,36 @@ _KIND_RANK = {
     "field": 5,
 }
 
-# A blob's rows are found by their ids (a range in ``blobs``), a name's by the name's index and
-# their blob: the joins give SQLite both ways, and it takes the one the query's filters favour.
+# A file's rows are found by their ids (a range in its blob's row); a name's rows by the name's
+# index, then their files by blob (CROSS JOIN and INDEXED BY keep that plan: without statistics
+# SQLite would rather go through every file of the snapshot, thousands on a large checkout).
 _SYMBOLS = """
 SELECT f.path, s.line, s.end_line, s.name, s.kind, s.scope
 FROM files f JOIN blobs b ON b.id = f.blob
-JOIN symbols s ON s.id BETWEEN b.sym_lo AND b.sym_hi AND s.blob = b.id
+JOIN symbols s ON s.id BETWEEN b.sym_lo AND b.sym_hi
+WHERE f.snapshot = ? AND f.flags = ''
+"""
+_SYMBOLS_BY_NAME = """
+SELECT f.path, s.line, s.end_line, s.name, s.kind, s.scope
+FROM symbols s CROSS JOIN files f INDEXED BY files_blob ON f.blob = s.blob
 WHERE f.snapshot = ? AND f.flags = ''
 """
 _REFS = """
 SELECT f.path, f.blob, r.name, r.kind, r.lines
 FROM files f JOIN blobs b ON b.id = f.blob
-JOIN refs r ON r.id BETWEEN b.ref_lo AND b.ref_hi AND r.blob = b.id
+JOIN refs r ON r.id BETWEEN b.ref_lo AND b.ref_hi
 WHERE f.snapshot = ? AND f.flags = ''
+"""
+_REFS_BY_NAME = """
+SELECT f.path, f.blob, r.name, r.kind, r.lines
+FROM refs r CROSS JOIN files f INDEXED BY files_blob ON f.blob = r.blob
+WHERE f.snapshot = ? AND f.flags = ''
+"""
+_CALLS_IN_BLOB = """
+SELECT f.path, f.blob, r.name, r.kind, r.lines
+FROM blobs b JOIN refs r ON r.id BETWEEN b.ref_lo AND b.ref_hi
+CROSS JOIN files f INDEXED BY files_blob ON f.blob = b.id
+WHERE f.snapshot = ? AND f.flags = '' AND b.id = ? AND r.kind = 'call'
 """
 _CALLABLE_IN = ", ".join(f"'{k}'" for k in sorted(CALLABLE_KINDS))
 _CALLABLES = (
@@ -80,7 +97,7 @@ class RepoIndex:
     ) -> list[Symbol]:
         """Definitions, filtered by exact ``name``, name ``prefix``, ``kind`` and ``path`` (a
         file, or a directory and everything below it)."""
-        sql = _SYMBOLS
+        sql = _SYMBOLS_BY_NAME if name is not None or prefix else _SYMBOLS
         args: list[object] = [self.snapshot]
         if name is not None:
             sql += " AND s.name = ?"
@@ -117,7 +134,7 @@ class RepoIndex:
 
     def references(self, name: str, kind: str | None = None) -> list[Reference]:
         """The uses of ``name`` (of ``kind``: ``call`` or ``type``), each with its caller."""
-        sql = _REFS + " AND r.name = ?"
+        sql = _REFS_BY_NAME + " AND r.name = ?"
         args: list[object] = [self.snapshot, name]
         if kind is not None:
             sql += " AND r.kind = ?"
@@ -131,15 +148,14 @@ class RepoIndex:
     def callees(self, name: str) -> list[Reference]:
         """The calls made inside the definitions of ``name``."""
         blobs = self.store.db.execute(
-            "SELECT DISTINCT f.blob FROM symbols s JOIN files f ON f.blob = s.blob "
+            "SELECT DISTINCT f.blob FROM symbols s CROSS JOIN files f INDEXED BY files_blob "
+            "ON f.blob = s.blob "
             f"WHERE f.snapshot = ? AND f.flags = '' AND s.name = ? AND s.kind IN ({_CALLABLE_IN})",
             (self.snapshot, name),
         ).fetchall()
         found: list[Reference] = []
         for (blob,) in blobs:
-            rows = self.store.db.execute(
-                _REFS + " AND f.blob = ? AND r.kind = 'call'", (self.snapshot, blob)
-            ).fetchall()
+            rows = self.store.db.execute(_CALLS_IN_BLOB, (self.snapshot, blob)).fetchall()
             found += [r for r in self._with_callers(rows) if r.caller == name]
         found.sort(key=lambda r: (r.path, r.line))
         return found
