@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from ghqa.engine.cache import ResponseCache
+from ghqa.sqlitedb import connect_wal
 
 
 def test_a_new_response_cache_opened_by_many_threads_at_once(tmp_path: Path) -> None:
@@ -27,3 +28,18 @@ def test_a_new_response_cache_opened_by_many_threads_at_once(tmp_path: Path) -> 
         for t in threads:
             t.join()
         assert errors == []
+
+
+def test_a_cache_that_need_not_be_durable_never_waits_for_the_disk(tmp_path: Path) -> None:
+    # The index is a cache: nothing it writes waits for the disk, from the switch of its new
+    # file to WAL on; the other files keep SQLite's default.
+    fast = connect_wal(tmp_path / "index.sqlite", durable=False)
+    safe = connect_wal(tmp_path / "history.sqlite")
+    try:
+        assert fast.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert safe.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert fast.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+        assert safe.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        fast.close()
+        safe.close()

@@ -130,9 +130,8 @@ class IndexStore:
 
     @staticmethod
     def _open(path: Path) -> sqlite3.Connection:
-        db = connect_wal(path, timeout=60)
+        db = connect_wal(path, timeout=60, durable=False)
         try:
-            db.execute("PRAGMA synchronous = OFF")
             if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
                 db.execute("BEGIN IMMEDIATE")
                 for statement in _SCHEMA.split(";"):
