@@ -20,6 +20,8 @@ from .workspace import FileNotReadable, Workspace
 
 #: Spans scoring at least this are about the question (definitions, calls), not near a word.
 STRONG = 2.0
+#: The share of the budget that weak spans (hints) may take when there are strong ones.
+HINTS = 0.25
 #: A definition longer than this is shown by its head only.
 MAX_SPAN_LINES = 160
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -203,7 +205,7 @@ def merge(spans: Iterable[Span], gap: int = 3) -> list[Span]:
 
 
 def pack(
-    ws: Workspace, spans: list[Span], budget_tokens: int, hints: float = 0.25
+    ws: Workspace, spans: list[Span], budget_tokens: int, hints: float = HINTS
 ) -> tuple[str, list[Span], int]:
     """The best spans that fit ``budget_tokens``, rendered with line numbers, in file order.
 
@@ -255,7 +257,7 @@ def _new_lines(ws: Workspace, span: Span, covered: dict[str, set[int]]) -> tuple
     return cost + (12 if new and not have else 0), new
 
 
-def gather(ws: Workspace, question: str, budget_tokens: int, hints: float = 0.25) -> Context:
+def gather(ws: Workspace, question: str, budget_tokens: int, hints: float = HINTS) -> Context:
     """The code most relevant to ``question`` that fits ``budget_tokens``, of which weak spans
     take at most ``hints`` when there are strong ones (see :func:`pack`)."""
     spans, terms, named = candidates(ws, question)

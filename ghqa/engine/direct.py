@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import prompts
 from .budget import BudgetExceeded
-from .context import gather
+from .context import HINTS, gather
 from .run import Draft, Run
 
 
@@ -12,7 +12,7 @@ def answer_direct(run: Run) -> Draft:
     # A small model gets no hints (lines that merely share a word with the question): on the
     # local 0.5B model they cost a fifth more tokens, for no more facts in its answers.
     ctx = gather(
-        run.ws, run.question, run.settings.context_tokens, 0.0 if run.small_model else 0.25
+        run.ws, run.question, run.settings.context_tokens, 0.0 if run.small_model else HINTS
     )
     run.report(
         f"direct: {len(ctx.spans)} spans from {len(ctx.files)} files, ~{ctx.tokens:,} tokens",

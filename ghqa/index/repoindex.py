@@ -153,12 +153,12 @@ class RepoIndex:
             f"WHERE f.snapshot = ? AND f.flags = '' AND s.name = ? AND s.kind IN ({_CALLABLE_IN})",
             (self.snapshot, name),
         ).fetchall()
-        found: list[Reference] = []
-        for (blob,) in blobs:
-            rows = self.store.db.execute(_CALLS_IN_BLOB, (self.snapshot, blob)).fetchall()
-            found += [r for r in self._with_callers(rows) if r.caller == name]
-        found.sort(key=lambda r: (r.path, r.line))
-        return found
+        rows = [
+            row
+            for (blob,) in blobs
+            for row in self.store.db.execute(_CALLS_IN_BLOB, (self.snapshot, blob))
+        ]
+        return [r for r in self._with_callers(rows) if r.caller == name]
 
     def _with_callers(self, rows: list[tuple[str, int, str, str, str]]) -> list[Reference]:
         """References from ``_REFS`` rows, one per line, with the innermost function or method
