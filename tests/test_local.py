@@ -438,6 +438,23 @@ os.kill(os.getpid(), signal.SIGKILL)
 # --- the real model (slow) -------------------------------------------------------------------
 
 
+def test_weights_stay_out_of_amx_buffers_only_where_llama_cpp_has_amx_kernels() -> None:
+    """On this machine's llama.cpp (in the server's process, where it is run): without the
+    guard, a build with AMX kernels crashes on the first prompt (test_real_model_answers)."""
+    reason = local_available(local_model("0.5b"))
+    if reason is not None:
+        pytest.skip(f"the local extra is not installed: {reason}")
+    code = server_mod.NO_AMX + (
+        "print(_lib.llama_print_system_info().decode())\n"
+        "print('extra buffers:', _lib.llama_model_default_params().use_extra_bufts)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    amx = "AMX_INT8 = 1" in out
+    assert f"extra buffers: {not amx}" in out, out
+
+
 @pytest.fixture(scope="module")
 def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     # local_available() looks for llama_cpp without importing it: importing it here would leave

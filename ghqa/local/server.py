@@ -61,6 +61,24 @@ def _watch_parent():
 threading.Thread(target=_watch_parent, daemon=True).start()
 """
 
+#: Then, where llama.cpp was built with AMX kernels (``-march=native`` on a CPU that has AMX,
+#: such as Xeon Sapphire Rapids): weights stay in plain CPU buffers, since the AMX matrix
+#: multiplication crashes the process (SIGSEGV in ggml_backend_amx_mul_mat, llama-cpp-python
+#: 0.3.36) on the first prompt. Without AMX kernels, nothing changes.
+NO_AMX = """\
+import llama_cpp.llama_cpp as _lib
+
+if b"AMX_INT8 = 1" in _lib.llama_print_system_info():
+    _model_defaults = _lib.llama_model_default_params
+
+    def _without_extra_buffers():
+        params = _model_defaults()
+        params.use_extra_bufts = False
+        return params
+
+    _lib.llama_model_default_params = _without_extra_buffers
+"""
+
 #: Then: drop environment variables the server would read as settings (PORT, HOST, API_KEY,
 #: CONFIG_FILE, MODEL, ...) and run ``python -m llama_cpp.server`` with the given arguments.
 _RUN_SERVER = """\
@@ -152,7 +170,7 @@ class LocalServer:
         return [
             sys.executable,
             "-c",
-            WATCHER + _RUN_SERVER,
+            WATCHER + NO_AMX + _RUN_SERVER,
             "--model", str(self.path),
             "--model_alias", self.model_alias,
             "--host", "127.0.0.1",
