@@ -372,20 +372,53 @@ def test_server_starts_and_stops(fake_server: FakeServer) -> None:
     assert recorder.data("local", "seconds")
 
 
+def crash(server: FakeServer, sig: signal.Signals) -> None:
+    pid = server.pid
+    assert pid is not None
+    os.kill(pid, sig)
+    deadline = time.monotonic() + 10
+    while server.pid is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.pid is None
+
+
 def test_start_again_after_a_crash(fake_server: FakeServer) -> None:
+    recorder = Recorder()
+    fake_server.reporter = recorder
     fake_server.start(timeout=30)
     first, old_log = fake_server.pid, fake_server.log_path
     assert first is not None and old_log is not None
-    os.kill(first, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while fake_server.pid is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert fake_server.pid is None
+    crash(fake_server, signal.SIGKILL)
     fake_server.start(timeout=30)
     assert fake_server.pid not in (None, first)
-    assert not old_log.exists()
     with pytest.raises(ProcessLookupError):
         os.kill(first, 0)  # the crashed one was reaped
+    # ... and said so, naming its log, which is kept for the user to read.
+    crashed = [m for _, m, _ in recorder.events if "by itself" in m]
+    assert crashed == [
+        f"the local model server had stopped by itself (killed by SIGKILL); its log: {old_log}"
+    ]
+    assert old_log.exists() and old_log != fake_server.log_path
+
+
+def test_a_server_that_crashed_while_answering_is_reported_on_stop(
+    fake_server: FakeServer,
+) -> None:
+    recorder = Recorder()
+    fake_server.reporter = recorder
+    fake_server.start(timeout=30)
+    log = fake_server.log_path
+    assert log is not None
+    crash(fake_server, signal.SIGSEGV)
+    fake_server.stop()
+    messages = [m for _, m, _ in recorder.events]
+    assert messages[-1] == (
+        f"the local model server had stopped by itself (killed by SIGSEGV); its log: {log}"
+    )
+    assert "local model server stopped" not in messages
+    assert log.exists()
+    fake_server.stop()  # still idempotent
+    assert recorder.events[-1][1] == messages[-1]
 
 
 def test_server_context_manager(tmp_path: Path) -> None:

@@ -195,8 +195,8 @@ class LocalServer:
         with self._lock:
             if self.pid is not None:
                 return self.base_url
-            self._stop_process()  # reaps a server that died since the last start, if any
-            self._drop_log()
+            if not self._stop_process():  # reaps a server that died since the last start
+                self._drop_log()
             deadline = time.monotonic() + timeout
             for attempt in range(3):
                 try:
@@ -244,11 +244,11 @@ class LocalServer:
         try:
             self._wait_ready(deadline)
         except _PortTaken:
-            self._stop_process()
+            self._stop_process(report=False)
             self._drop_log()
             raise
         except BaseException:
-            self._stop_process()
+            self._stop_process(report=False)
             self.log_path = None  # kept for the user: the error names it
             raise
         self.reporter(
@@ -298,10 +298,11 @@ class LocalServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM to its group, then SIGKILL) and reap it. Idempotent."""
+        """Stop the server (SIGTERM to its group, then SIGKILL) and reap it. Idempotent. The log
+        of a server that had stopped by itself (crashed) is kept, and named in a report."""
         with self._lock:
-            self._stop_process()
-            self._drop_log()
+            if not self._stop_process():
+                self._drop_log()
 
     def _drop_log(self) -> None:
         if self.log_path is not None:
@@ -309,11 +310,14 @@ class LocalServer:
                 self.log_path.unlink()
             self.log_path = None
 
-    def _stop_process(self) -> None:
+    def _stop_process(self, report: bool = True) -> bool:
+        """Stop and reap the server process; whether it had stopped by itself, which (with
+        ``report``) is reported with its exit status and its log."""
         proc, self._proc = self._proc, None
         atexit.unregister(self.stop)
         if proc is None:
-            return
+            return False
+        died = proc.poll() is not None  # before its stdin closes, which ends it
         if proc.stdin is not None:
             with contextlib.suppress(OSError):
                 proc.stdin.close()  # the server's watcher exits the process at once
@@ -324,9 +328,22 @@ class LocalServer:
             except subprocess.TimeoutExpired:
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
-        self.reporter(
-            "local", "local model server stopped", model=self.model_alias, status=proc.returncode
-        )
+        if not died:
+            self.reporter(
+                "local",
+                "local model server stopped",
+                model=self.model_alias,
+                status=proc.returncode,
+            )
+        elif report:
+            self.reporter(
+                "local",
+                f"the local model server had stopped by itself ({_exit_status(proc.returncode)}); "
+                f"its log: {self.log_path}",
+                model=self.model_alias,
+                status=proc.returncode,
+            )
+        return died
 
     def __enter__(self) -> LocalServer:
         self.start()
@@ -343,6 +360,13 @@ class LocalServer:
 
 class _PortTaken(Exception):
     pass
+
+
+def _exit_status(code: int | None) -> str:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+    return f"exit status {code}"
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
