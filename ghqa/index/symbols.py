@@ -148,9 +148,10 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
                 names = uses[kind] = {}
             for n in caps.get(key, ()):
                 line = n.start_point[0] + 1
-                lines = names.get(n.text)
+                text = n.text
+                lines = names.get(text)
                 if lines is None:
-                    names[n.text] = [line]
+                    names[text] = [line]
                 else:
                     lines.append(line)
         else:
