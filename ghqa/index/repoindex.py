@@ -26,34 +26,23 @@ _KIND_RANK = {
 # A file's rows are found by their ids (a range in its blob's row); a name's rows by the name's
 # index, then their files by blob (CROSS JOIN and INDEXED BY keep that plan: without statistics
 # SQLite would rather go through every file of the snapshot, thousands on a large checkout).
-_SYMBOLS = """
-SELECT f.path, s.line, s.end_line, s.name, s.kind, s.scope
+_SYMBOL_ROW = "SELECT f.path, s.line, s.end_line, s.name, s.kind, s.scope"
+_REF_ROW = "SELECT f.path, f.blob, r.name, r.kind, r.lines"  # what _with_callers takes
+_LIVE_FILES = "WHERE f.snapshot = ? AND f.flags = ''"
+_SYMBOLS = f"""{_SYMBOL_ROW}
 FROM files f JOIN blobs b ON b.id = f.blob
 JOIN symbols s ON s.id BETWEEN b.sym_lo AND b.sym_hi
-WHERE f.snapshot = ? AND f.flags = ''
-"""
-_SYMBOLS_BY_NAME = """
-SELECT f.path, s.line, s.end_line, s.name, s.kind, s.scope
+{_LIVE_FILES}"""
+_SYMBOLS_BY_NAME = f"""{_SYMBOL_ROW}
 FROM symbols s CROSS JOIN files f INDEXED BY files_blob ON f.blob = s.blob
-WHERE f.snapshot = ? AND f.flags = ''
-"""
-_REFS = """
-SELECT f.path, f.blob, r.name, r.kind, r.lines
-FROM files f JOIN blobs b ON b.id = f.blob
-JOIN refs r ON r.id BETWEEN b.ref_lo AND b.ref_hi
-WHERE f.snapshot = ? AND f.flags = ''
-"""
-_REFS_BY_NAME = """
-SELECT f.path, f.blob, r.name, r.kind, r.lines
+{_LIVE_FILES}"""
+_REFS_BY_NAME = f"""{_REF_ROW}
 FROM refs r CROSS JOIN files f INDEXED BY files_blob ON f.blob = r.blob
-WHERE f.snapshot = ? AND f.flags = ''
-"""
-_CALLS_IN_BLOB = """
-SELECT f.path, f.blob, r.name, r.kind, r.lines
+{_LIVE_FILES}"""
+_CALLS_IN_BLOB = f"""{_REF_ROW}
 FROM blobs b JOIN refs r ON r.id BETWEEN b.ref_lo AND b.ref_hi
 CROSS JOIN files f INDEXED BY files_blob ON f.blob = b.id
-WHERE f.snapshot = ? AND f.flags = '' AND b.id = ? AND r.kind = 'call'
-"""
+{_LIVE_FILES} AND b.id = ? AND r.kind = 'call'"""
 _CALLABLE_IN = ", ".join(f"'{k}'" for k in sorted(CALLABLE_KINDS))
 _CALLABLES = (
     "SELECT s.name, s.kind, s.line, s.end_line FROM blobs b "
@@ -161,7 +150,7 @@ class RepoIndex:
         return [r for r in self._with_callers(rows) if r.caller == name]
 
     def _with_callers(self, rows: list[tuple[str, int, str, str, str]]) -> list[Reference]:
-        """References from ``_REFS`` rows, one per line, with the innermost function or method
+        """References from ``_REF_ROW`` rows, one per line, with the innermost function or method
         around each, in path and line order."""
         callers: dict[int, Callers] = {}
         found: list[Reference] = []
