@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -138,3 +140,42 @@ def test_a_worker_done_with_its_share_is_reaped_by_the_next_map() -> None:
         ForkedMap(square_with_pid, [1], [1], workers=1).close()
         time.sleep(0.01)
     assert not (_children() & children)  # no zombie left behind
+
+
+def gc_state(x: int) -> tuple[bool, int]:
+    return gc.isenabled(), os.getpid()
+
+
+def test_the_garbage_collector_is_paused_while_a_map_runs_and_restored_after() -> None:
+    assert gc.isenabled()
+    for workers in (1, 2):
+        items = list(range(20))
+        indexed = ForkedMap(gc_state, items, [1] * 20, workers)
+        try:
+            out = [v for _, v in indexed]
+            assert not gc.isenabled()
+        finally:
+            indexed.close()
+        assert gc.isenabled()
+        assert [enabled for enabled, _ in out] == [False] * 20  # in the workers too
+    # Paused already (by the caller): left paused.
+    gc.disable()
+    try:
+        ForkedMap(gc_state, [1, 2], [1, 1], 2).close()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_with_other_threads_running_the_collector_is_left_alone() -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        indexed = ForkedMap(gc_state, [1, 2], [1, 1], 2)
+        assert gc.isenabled()
+        assert [v for _, v in indexed] == [(True, os.getpid())] * 2  # and nothing was forked
+        indexed.close()
+    finally:
+        stop.set()
+        other.join()

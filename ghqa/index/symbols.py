@@ -148,7 +148,7 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
                 names = uses[kind] = {}
             for n in caps.get(key, ()):
                 line = n.start_point[0] + 1
-                text = n.text
+                text = source[n.start_byte : n.end_byte]  # quicker than n.text (a memoryview)
                 lines = names.get(text)
                 if lines is None:
                     names[text] = [line]
