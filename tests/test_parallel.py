@@ -152,12 +152,19 @@ def test_the_garbage_collector_is_paused_while_a_map_runs_and_restored_after() -
         items = list(range(20))
         indexed = ForkedMap(gc_state, items, [1] * 20, workers)
         try:
-            out = [v for _, v in indexed]
+            out = [next(indexed)[1]]
             assert not gc.isenabled()
+            out += [v for _, v in indexed]
+            assert gc.isenabled()  # once the last result is out
         finally:
             indexed.close()
         assert gc.isenabled()
         assert [enabled for enabled, _ in out] == [False] * 20  # in the workers too
+        stopped = ForkedMap(gc_state, items, [1] * 20, workers)
+        next(stopped)
+        assert not gc.isenabled()
+        stopped.close()  # stopped early
+        assert gc.isenabled()
     # Paused already (by the caller): left paused.
     gc.disable()
     try:

@@ -5,8 +5,9 @@ job takes a fraction of a second. It is used only while the process has a single
 else (a web server's worker threads, Windows) the work runs in this process.
 
 While a map runs in a single-threaded process, the cyclic garbage collector is paused (in the
-workers too). Its passes cost about 1% of indexing, which makes no cycles; and after a fork, a
-pass writes to every page of objects it scans, each of which then costs a copy.
+workers too), until its last result is out or it is closed. Its passes cost about 1% of
+indexing, which makes no cycles; and after a fork, a pass writes to every page of objects it
+scans, each of which then costs a copy.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ class ForkedMap(Generic[T, R]):
         if self._tickets is not None:
             os.close(self._tickets)
             self._tickets = None
+        self._resume_gc()
+
+    def _resume_gc(self) -> None:
         if self._gc_paused:
             self._gc_paused = False
             gc.enable()
@@ -117,6 +121,7 @@ class ForkedMap(Generic[T, R]):
             for child in self._children:
                 if child.fd is not None:  # stopped early
                     child.stop()
+            self._resume_gc()  # all is out: no need to wait for close()
 
 
 #: At most this many batches are dealt out (4 bytes each, all in one pipe's buffer).
