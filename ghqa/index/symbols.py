@@ -134,7 +134,7 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
     root = parser(lang).parse(source).root_node
     defs: list[SymbolRow] = []
     seen: set[tuple[str, str, int]] = set()
-    uses: dict[str, dict[bytes | None, list[int]]] = {}  # kind -> name -> lines
+    uses: dict[str, dict[bytes, list[int]]] = {}  # kind -> name -> lines
     # One walk of the tree for definitions and references: each walk costs as much as all the
     # patterns matched in it.
     for pattern, caps in ts.QueryCursor(query).matches(root):
@@ -160,7 +160,7 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
     return _with_scopes(defs)[:MAX_SYMBOLS_PER_FILE], _ref_rows(uses)
 
 
-def _ref_rows(uses: dict[str, dict[bytes | None, list[int]]]) -> list[RefRow]:
+def _ref_rows(uses: dict[str, dict[bytes, list[int]]]) -> list[RefRow]:
     """One row per name and kind; past :data:`MAX_REFS_PER_FILE` uses, only the first (in line
     order) are kept."""
     found = [(name, kind, lines) for kind, names in uses.items() for name, lines in names.items()]
@@ -180,7 +180,7 @@ def _ref_rows(uses: dict[str, dict[bytes | None, list[int]]]) -> list[RefRow]:
             lines = keep + [last] * on_last
             if not lines:
                 continue
-        rows.append(((name or b"").decode("utf-8", "replace"), kind, " ".join(map(str, lines))))
+        rows.append((name.decode("utf-8", "replace"), kind, " ".join(map(str, lines))))
     return rows
 
 

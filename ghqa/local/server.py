@@ -328,21 +328,15 @@ class LocalServer:
             except subprocess.TimeoutExpired:
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
-        if not died:
-            self.reporter(
-                "local",
-                "local model server stopped",
-                model=self.model_alias,
-                status=proc.returncode,
-            )
-        elif report:
-            self.reporter(
-                "local",
-                f"the local model server had stopped by itself ({_exit_status(proc.returncode)}); "
-                f"its log: {self.log_path}",
-                model=self.model_alias,
-                status=proc.returncode,
-            )
+        if died and not report:
+            return died
+        message = (
+            f"the local model server had stopped by itself ({_exit_status(proc.returncode)}); "
+            f"its log: {self.log_path}"
+            if died
+            else "local model server stopped"
+        )
+        self.reporter("local", message, model=self.model_alias, status=proc.returncode)
         return died
 
     def __enter__(self) -> LocalServer:
