@@ -388,3 +388,39 @@ def test_out_of_line_method_keeps_its_class_inside_a_namespace() -> None:
     source = b"namespace ns {\nstruct Foo { void bar(); };\nvoid Foo::bar() {}\n}\n"
     defs, _ = extract("cpp", source, "ns.cpp")
     assert ("bar", "method", "Foo") in {(d.name, d.kind, d.scope) for d in defs}
+
+
+C_SCOPES = b"""\
+int top;
+#ifdef CONFIG_A
+static int in_ifdef = 1;
+#elif defined(CONFIG_B)
+static int in_elif;
+#else
+static int in_else, also_in_else;
+#endif
+static int one(void) { int local_one = 1; return local_one; } int after_one;
+static void two(void)
+{
+	int local_two;
+#ifdef CONFIG_A
+	int local_in_ifdef;
+#endif
+	{
+		int local_in_block;
+	}
+}
+#if 1
+static void three(void) { static int local_static; }
+static int in_if;
+#endif
+"""
+
+
+def test_c_variables_at_file_scope_are_kept_and_locals_dropped_at_any_depth() -> None:
+    defs, _ = extract("c", C_SCOPES, "scopes.c")
+    variables = {(d.name, d.line) for d in defs if d.kind == "variable"}
+    assert variables == {
+        ("top", 1), ("in_ifdef", 3), ("in_elif", 5), ("in_else", 7), ("also_in_else", 7),
+        ("after_one", 9), ("in_if", 22),
+    }  # fmt: skip

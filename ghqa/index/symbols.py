@@ -21,7 +21,7 @@ from typing import Any
 import tree_sitter as ts
 
 from .csource import preparer
-from .languages import has_grammar, parser, tags_query
+from .languages import grammar, has_grammar, parser, tags_query
 
 #: At most this many definitions, and references, are kept per file (the first, in line order):
 #: a generated file under the parse limit could otherwise add hundreds of thousands of rows.
@@ -131,10 +131,15 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
         source = prepare(source)
     query = tags_query(lang)
     roles = _roles(lang)
+    local_scopes = _local_scope_ids(lang)
     root = parser(lang).parse(source).root_node
     defs: list[SymbolRow] = []
     seen: set[tuple[str, str, int]] = set()
     uses: dict[str, dict[bytes, list[int]]] = {}  # kind -> name -> lines
+    # Variable-like matches wait for the end of the walk, when the functions' bodies are known:
+    # one that lies in a body is a local, dropped without walking up its parents.
+    scoped: list[tuple[dict[str, list[ts.Node]], str, str]] = []
+    bodies: list[tuple[int, int]] = []  # byte spans of definitions that are local scopes
     # One walk of the tree for definitions and references: each walk costs as much as all the
     # patterns matched in it.
     for pattern, caps in ts.QueryCursor(query).matches(root):
@@ -154,8 +159,22 @@ def extract_rows(lang: str, source: bytes) -> tuple[list[SymbolRow], list[RefRow
                     names[text] = [line]
                 else:
                     lines.append(line)
+        elif kind in _SCOPED_KINDS:
+            scoped.append((caps, kind, key))
         else:
+            if kind in CALLABLE_KINDS:
+                node = caps[key][0]
+                if node.kind_id in local_scopes:
+                    bodies.append((node.start_byte, node.end_byte))
             _add_definition(defs, seen, caps, kind, key)
+    if scoped:
+        bodies.sort()
+        starts = [b[0] for b in bodies]
+        for caps, kind, key in scoped:
+            node = caps[key][0]
+            i = bisect.bisect_left(starts, node.start_byte) - 1  # the last body starting before
+            if i < 0 or bodies[i][1] < node.end_byte:
+                _add_definition(defs, seen, caps, kind, key)
     defs.sort(key=lambda s: (s[2], -s[3]))
     return _with_scopes(defs)[:MAX_SYMBOLS_PER_FILE], _ref_rows(uses)
 
@@ -191,6 +210,15 @@ _Role = tuple[bool, str, str]
 @functools.cache
 def _roles(lang: str) -> dict[int, _Role]:
     return {}
+
+
+@functools.cache
+def _local_scope_ids(lang: str) -> frozenset[int]:
+    """The node kinds (by id) of a language's grammar that are :data:`_LOCAL_SCOPES`."""
+    language = grammar(lang)
+    return frozenset(
+        i for i in range(language.node_kind_count) if language.node_kind_for_id(i) in _LOCAL_SCOPES
+    )
 
 
 def _role(caps: dict[str, list[ts.Node]]) -> _Role:

@@ -16,14 +16,11 @@
 (type_definition declarator: (_) @declarator) @definition.typedef
 (field_declaration declarator: (_) @declarator) @definition.field
 
-; File-scope variables, also inside #if blocks (extern declarations and prototypes are dropped).
-(translation_unit (declaration declarator: (_) @declarator) @definition.variable)
-(preproc_if (declaration declarator: (_) @declarator) @definition.variable)
-(preproc_ifdef (declaration declarator: (_) @declarator) @definition.variable)
-(preproc_else (declaration declarator: (_) @declarator) @definition.variable)
-(preproc_elif (declaration declarator: (_) @declarator) @definition.variable)
-; Kernel macros can make the parser wrap a whole file in an ERROR node.
-(ERROR (declaration declarator: (_) @declarator) @definition.variable)
+; Variables: every declaration matches; the indexer keeps the file-scope ones (locals, extern
+; declarations and prototypes are dropped). A pattern rooted at the declaration's parent
+; (translation_unit, preproc_ifdef, ...) would cost more: its state stays open while the walk goes
+; through all that the parent holds.
+(declaration declarator: (_) @declarator) @definition.variable
 
 ; References: the capture @reference.<kind> sits on the name node itself.
 (call_expression function: (identifier) @reference.call)
