@@ -142,6 +142,7 @@ def bench_index(repo: Path, work: Path, repeat: int) -> dict[str, float]:
         for _ in range(repeat)
     ]
     ctags_s, cold_s, serial_s = (statistics.median(r) for r in zip(*rounds, strict=True))
+    per_round = sorted(cold / ctags for ctags, cold, _ in rounds)
     cold()
     warm_s = median_time(lambda: build_index(co, settings).close(), repeat * 4)
     command = [sys.executable, "-m", "ghqa", "symbols", str(repo), "kernel/sched", "-q",
@@ -156,6 +157,13 @@ def bench_index(repo: Path, work: Path, repeat: int) -> dict[str, float]:
         "cold_index_one_core_s": serial_s,
         "cold_vs_ctags": cold_s / ctags_s,
         "cold_one_core_vs_ctags": serial_s / ctags_s,
+        # How much the host moved during the rounds: a quiet one keeps these ranges narrow.
+        "ctags_min_s": min(r[0] for r in rounds),
+        "ctags_max_s": max(r[0] for r in rounds),
+        "cold_index_min_s": min(r[1] for r in rounds),
+        "cold_index_max_s": max(r[1] for r in rounds),
+        "cold_vs_ctags_per_round_min": per_round[0],
+        "cold_vs_ctags_per_round_max": per_round[-1],
         "warm_index_ms": warm_s * 1000,
         "warm_command_ms": command_s * 1000,
         **{f"indexed_{k}": float(v) for k, v in stats.items()},
@@ -238,6 +246,14 @@ def main() -> None:
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print()
+    ms = {k: r[k] * 1000 for k in ("ctags_min_s", "ctags_max_s", "cold_index_min_s",
+                                   "cold_index_max_s")}  # fmt: skip
+    print(
+        f"cold index rounds: ctags {ms['ctags_min_s']:.0f}-{ms['ctags_max_s']:.0f} ms, ghqa "
+        f"{ms['cold_index_min_s']:.0f}-{ms['cold_index_max_s']:.0f} ms, ratio per round "
+        f"{r['cold_vs_ctags_per_round_min']:.2f}-{r['cold_vs_ctags_per_round_max']:.2f}x "
+        "(the table gives medians)"
+    )
     print(
         f"indexed: {r['indexed_files']:.0f} files, {r['indexed_symbols']:.0f} symbols, "
         f"{r['indexed_references']:.0f} references; ctags finds definitions only"
