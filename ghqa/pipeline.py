@@ -8,13 +8,18 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .engine import Answer, answer_question, check_question, code_only_answer
 from .errors import NeedsKeyError
 from .fetch import Checkout, fetch, parse_spec
 from .index import RepoIndex, build_index
 from .reporter import Reporter, null_reporter
 from .settings import Settings
+
+# The engine (and the model clients under it) is imported where a question is answered, so that
+# the commands that only fetch and index (``ghqa symbols``, ...) do not pay for it.
+if TYPE_CHECKING:
+    from .engine import Answer
 
 
 def checkout(
@@ -59,6 +64,8 @@ def ask(
     that is not installed either, the answer is the relevant code itself, marked partial, with
     the reason saying how to get a written answer. The trace goes to ``trace_path``, or to a new
     file under the cache's ``traces`` folder. ``web_url`` overrides where citations link to."""
+    from .engine import check_question
+
     started = time.monotonic()
     settings = (settings or Settings.resolve()).check()
     question = check_question(question)
@@ -73,7 +80,7 @@ def ask(
 
 
 #: Answers a question about an index: (index, question, trace path, web URL) -> Answer.
-AnswerFn = Callable[[RepoIndex, str, "Path | None", "str | None"], Answer]
+AnswerFn = Callable[[RepoIndex, str, "Path | None", "str | None"], "Answer"]
 
 
 @contextlib.contextmanager
@@ -81,6 +88,8 @@ def answerer(settings: Settings, reporter: Reporter = null_reporter) -> Iterator
     """A function answering any number of questions with one model, which (when it is the
     local one) is started once for the block. Without any model, its answers are the relevant
     code, marked partial, with the reason saying how to get a written answer."""
+    from .engine import answer_question, code_only_answer
+
     with contextlib.ExitStack() as stack:
         try:
             served, small = stack.enter_context(model_server(settings, reporter))

@@ -62,6 +62,27 @@ def test_symbols_text_and_json(sched_repo: Path) -> None:
     assert all(r["kind"] == "macro" and r["name"].startswith("WMULT") for r in rows)
 
 
+def test_fetch_and_index_commands_do_not_load_the_engine(sched_repo: Path) -> None:
+    # The engine and the model clients take a good part of a command's start-up.
+    program = (
+        "import sys\n"
+        "from ghqa.cli import main\n"
+        f"for args in (['fetch', {str(sched_repo)!r}, 'kernel/sched', '-q'],\n"
+        f"             ['symbols', {str(sched_repo)!r}, 'kernel/sched', '-q', '--name', 'rq'],\n"
+        f"             ['callers', {str(sched_repo)!r}, 'kernel/sched', '-q', 'update_curr']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit as e:\n"
+        "        assert not e.code, e.code\n"
+        "print(sorted(m for m in ('ghqa.engine', 'openai') if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "[]"
+
+
 def test_symbols_struct_rq(sched_repo: Path) -> None:
     code, out, _ = run(
         "symbols", str(sched_repo), "kernel/sched", "--name", "rq", "--kind", "struct", "-q"
