@@ -8,9 +8,9 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from .errors import NeedsKeyError
+from .errors import EngineError, NeedsKeyError
 from .fetch import Checkout, fetch, parse_spec
 from .index import RepoIndex, build_index
 from .reporter import Reporter, null_reporter
@@ -20,6 +20,7 @@ from .settings import Settings
 # the commands that only fetch and index (``ghqa symbols``, ...) do not pay for it.
 if TYPE_CHECKING:
     from .engine import Answer
+    from .local import LocalServer
 
 
 def checkout(
@@ -92,7 +93,7 @@ def answerer(settings: Settings, reporter: Reporter = null_reporter) -> Iterator
 
     with contextlib.ExitStack() as stack:
         try:
-            served, small = stack.enter_context(model_server(settings, reporter))
+            served, small, local = stack.enter_context(model_server(settings, reporter))
         except NoModel as exc:
             reason = str(exc)
 
@@ -108,9 +109,17 @@ def answerer(settings: Settings, reporter: Reporter = null_reporter) -> Iterator
             index: RepoIndex, question: str, trace_path: Path | None, web_url: str | None
         ) -> Answer:
             trace = trace_path or default_trace_path(settings, question)
-            return answer_question(
-                index, question, served, reporter, trace, small_model=small, web_url=web_url
-            )
+            try:
+                return answer_question(
+                    index, question, served, reporter, trace, small_model=small, web_url=web_url
+                )
+            except EngineError as exc:
+                if local is None or (ended := local.ended()) is None:
+                    raise
+                # A crashed server is unreachable: say that, not "cannot reach the server".
+                raise EngineError(
+                    f"the local model server has stopped ({ended}); its log: {local.log_path}"
+                ) from exc
 
         yield answer
 
@@ -119,14 +128,22 @@ class NoModel(NeedsKeyError):
     """No key, no server and no local model: only the relevant code can be shown."""
 
 
-@contextlib.contextmanager
-def model_server(settings: Settings, reporter: Reporter) -> Iterator[tuple[Settings, bool]]:
-    """The settings to reach a model with, and whether it is the small local one.
+class ModelInUse(NamedTuple):
+    """What a block asks its questions with: the settings to reach the model, whether it is
+    the small local one, and the local model's server (None for a configured one)."""
 
-    A configured key or server is used as is; otherwise the local model is started for the
-    duration of the block and stopped after it (also on Ctrl-C)."""
+    settings: Settings
+    small: bool
+    local: LocalServer | None
+
+
+@contextlib.contextmanager
+def model_server(settings: Settings, reporter: Reporter) -> Iterator[ModelInUse]:
+    """The model to ask questions with: a configured key or server is used as is; otherwise
+    the local model is started for the duration of the block and stopped after it (also on
+    Ctrl-C)."""
     if settings.api_key or settings.base_url:
-        yield settings, False
+        yield ModelInUse(settings, False, None)
         return
     from .local import local_available, start_local
 
@@ -139,7 +156,7 @@ def model_server(settings: Settings, reporter: Reporter) -> Iterator[tuple[Setti
     server = start_local(settings, reporter)
     try:
         context = min(LOCAL_CONTEXT_TOKENS, server.context - 2 * LOCAL_REPLY_TOKENS)
-        yield (
+        yield ModelInUse(
             dataclasses.replace(
                 settings,
                 base_url=server.base_url,
@@ -155,6 +172,7 @@ def model_server(settings: Settings, reporter: Reporter) -> Iterator[tuple[Setti
                 context_tokens=min(settings.context_tokens, context),
             ),
             True,
+            server,
         )
     finally:
         server.stop()

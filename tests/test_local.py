@@ -20,11 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from ghqa import local as local_pkg
+from ghqa import pipeline
 from ghqa.errors import ConfigError, EngineError, NeedsKeyError
 from ghqa.local import LocalModel, LocalServer, local_available, local_model, model_file, weights
 from ghqa.local import server as server_mod
 from ghqa.settings import Settings
 
+from enginekit import index_sched
 from helpers import ROOT, Recorder
 
 # --- weights ---------------------------------------------------------------------------------
@@ -419,6 +422,68 @@ def test_a_server_that_crashed_while_answering_is_reported_on_stop(
     assert log.exists()
     fake_server.stop()  # still idempotent
     assert recorder.events[-1][1] == messages[-1]
+
+
+def test_a_crash_while_answering_is_the_error_not_an_unreachable_server(
+    fake_server: FakeServer,
+    tmp_path: Path,
+    sched_template: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = Recorder()
+    fake_server.reporter = recorder
+    fake_server.start(timeout=30)
+    log = fake_server.log_path
+    monkeypatch.setattr(local_pkg, "local_available", lambda model=None: None)
+    monkeypatch.setattr(local_pkg, "start_local", lambda settings, reporter: fake_server)
+    settings = Settings.resolve({}, cache_dir=tmp_path / "cache", retries=0)
+    index = index_sched(sched_template, tmp_path / "cache")
+    try:
+        with pytest.raises(EngineError) as exc, pipeline.answerer(settings, recorder) as answer:
+            crash(fake_server, signal.SIGSEGV)
+            answer(index, "how does calc_delta_fair avoid division", tmp_path / "t.jsonl", None)
+    finally:
+        index.close()
+    assert str(exc.value) == (
+        f"the local model server has stopped (killed by SIGSEGV); its log: {log}"
+    )
+    assert "cannot reach" in str(exc.value.__cause__)  # what the model client saw
+    assert log is not None and log.exists()  # kept for the user
+    assert fake_server.pid is None  # and the block still stopped the server
+
+
+def test_old_logs_of_crashed_servers_are_pruned_at_the_next_start(
+    fake_server: FakeServer,
+) -> None:
+    folder = fake_server.path.parent
+    prefix = f"{fake_server.model_alias}-server-"
+    day = 24 * 3600
+    now = time.time()
+    # Eight logs left by servers that crashed or were killed: two recent, six days old.
+    ages = {f"{prefix}recent{i}.log": 600 * (i + 1) for i in range(2)}
+    ages |= {f"{prefix}old{i}.log": day * (i + 2) for i in range(6)}
+    for name, age in ages.items():
+        (folder / name).write_text("crashed\n")
+        os.utime(folder / name, (now - age, now - age))
+    other = folder / "qwen2.5-coder-1.5b-server-old.log"  # another model's: not this one's
+    other.write_text("crashed\n")
+    os.utime(other, (now - 9 * day, now - 9 * day))
+    fake_server.start(timeout=30)
+    left = {p.name for p in folder.glob(f"{prefix}*.log")} - {fake_server.log_path.name}
+    # The five newest stay (both recent ones, then the three youngest old ones).
+    assert left == {f"{prefix}recent0.log", f"{prefix}recent1.log"} | {
+        f"{prefix}old{i}.log" for i in range(3)
+    }
+    assert other.exists()
+
+
+def test_logs_from_the_last_day_are_all_kept(fake_server: FakeServer) -> None:
+    folder = fake_server.path.parent
+    names = [f"{fake_server.model_alias}-server-{i}.log" for i in range(8)]
+    for name in names:
+        (folder / name).write_text("crashed\n")
+    fake_server.start(timeout=30)
+    assert all((folder / name).exists() for name in names)
 
 
 def test_server_context_manager(tmp_path: Path) -> None:

@@ -129,7 +129,7 @@ def run_eval(
             todo=len(todo),
         )
         if todo:
-            with model_server(settings, reporter) as (served, small):
+            with model_server(settings, reporter) as (served, small, _local):
                 served = dataclasses.replace(served, cache=_response_mode(served.cache))
 
                 def answer(job: Job) -> AnswerRecord:

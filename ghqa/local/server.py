@@ -94,6 +94,10 @@ runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
 
 _LOG_TAIL_LINES = 15
+#: The logs of servers that stopped by themselves (or with a killed ghqa) are kept for the user
+#: to read; of one model's, the newest few and any from the last day stay, and the rest go.
+_KEPT_LOGS = 5
+_KEPT_LOG_SECONDS = 24 * 3600
 
 
 def local_available(model: LocalModel | None = None) -> str | None:
@@ -212,9 +216,9 @@ class LocalServer:
     def _start_once(self, deadline: float) -> str:
         port = free_port()
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        fd, log_name = tempfile.mkstemp(
-            dir=self._log_dir, prefix=f"{self.model_alias}-server-", suffix=".log"
-        )
+        prefix = f"{self.model_alias}-server-"
+        _prune_logs(self._log_dir, prefix)
+        fd, log_name = tempfile.mkstemp(dir=self._log_dir, prefix=prefix, suffix=".log")
         self.log_path = Path(log_name)
         self.reporter(
             "local",
@@ -283,6 +287,13 @@ class LocalServer:
                     f"this; the log ends with:\n{self.log_tail()}"
                 )
             time.sleep(0.1)
+
+    def ended(self) -> str | None:
+        """How the server ended if it has stopped by itself ("killed by SIGSEGV"); None while
+        it runs, and once stopped."""
+        proc = self._proc
+        code = None if proc is None else proc.poll()
+        return None if code is None else _exit_status(code)
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         """The last lines the server wrote."""
@@ -354,6 +365,21 @@ class LocalServer:
 
 class _PortTaken(Exception):
     pass
+
+
+def _prune_logs(folder: Path, prefix: str) -> None:
+    """Delete the older logs named ``prefix*.log`` in ``folder``: past the newest
+    :data:`_KEPT_LOGS`, those untouched for :data:`_KEPT_LOG_SECONDS`."""
+    logs: list[tuple[float, Path]] = []
+    for path in folder.glob(f"{prefix}*.log"):
+        with contextlib.suppress(OSError):
+            logs.append((path.stat().st_mtime, path))
+    logs.sort(reverse=True)
+    old = time.time() - _KEPT_LOG_SECONDS
+    for mtime, path in logs[_KEPT_LOGS:]:
+        if mtime < old:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _exit_status(code: int | None) -> str:
