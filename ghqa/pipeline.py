@@ -114,14 +114,21 @@ def answerer(settings: Settings, reporter: Reporter = null_reporter) -> Iterator
                     index, question, served, reporter, trace, small_model=small, web_url=web_url
                 )
             except EngineError as exc:
-                if local is None or (ended := local.ended()) is None:
+                stopped = local_stopped(local)
+                if stopped is None:
                     raise
-                # A crashed server is unreachable: say that, not "cannot reach the server".
-                raise EngineError(
-                    f"the local model server has stopped ({ended}); its log: {local.log_path}"
-                ) from exc
+                raise EngineError(stopped) from exc
 
         yield answer
+
+
+def local_stopped(local: LocalServer | None) -> str | None:
+    """What to say when the local model's server has stopped by itself (it crashed): the model
+    client can only tell that the server is unreachable. None while it runs, and for a
+    configured model."""
+    if local is None or (ended := local.ended()) is None:
+        return None
+    return f"the local model server has stopped ({ended}); its log: {local.log_path}"
 
 
 class NoModel(NeedsKeyError):

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner, Result
+from test_local import FakeServer, crash
 
+from ghqa import local as local_pkg
 from ghqa.engine import Citation
 from ghqa.eval.command import eval_command
 from ghqa.eval.grade import grade_answer
@@ -25,6 +28,7 @@ from ghqa.eval.sources import package_items, snapshot_repository, source_spec
 from ghqa.eval.summary import Stat, Summary
 from ghqa.index import build_index
 from ghqa.index.store import store_path
+from ghqa.local import local_model
 from ghqa.pipeline import checkout
 from ghqa.settings import Settings
 
@@ -476,6 +480,24 @@ def test_errors_are_graded_failures_and_not_cached(questions_file: Path, cache: 
         calls = len(server.requests)
         again = json.loads(run_eval_cli(server, cache, *args).stdout)
         assert again["run"]["from_cache"] == 2 and len(server.requests) == calls + 1
+
+
+def test_a_crashed_local_server_is_named_in_each_failed_answer(
+    questions_file: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = FakeServer(local_model("0.5b"), cache / "models" / "m.gguf", threads=1)
+    server.start(timeout=30)
+    log = server.log_path
+    crash(server, signal.SIGSEGV)  # before the first question: every answer fails
+    monkeypatch.setattr(local_pkg, "local_available", lambda model=None: None)
+    monkeypatch.setattr(local_pkg, "start_local", lambda settings, reporter: server)
+    group = click.Group("ghqa", commands={"eval": eval_command})
+    args = [str(questions_file), "-s", "direct", "--json", "-q", "--cache-dir", str(cache)]
+    result = CliRunner().invoke(group, ["eval", *args], env={"GHQA_RETRIES": "0"})
+    assert result.exit_code == 0, result.output
+    errors = [a["error"] for a in json.loads(result.stdout)["answers"]]
+    stopped = f"the local model server has stopped (killed by SIGSEGV); its log: {log}"
+    assert len(errors) == 3 and set(errors) == {stopped}
 
 
 def test_a_budget_stop_is_a_graded_failure(questions_file: Path, cache: Path) -> None:

@@ -24,7 +24,7 @@ from ..engine.trace import Trace
 from ..errors import GhqaError
 from ..fetch import Checkout
 from ..index import build_index
-from ..pipeline import checkout, model_server
+from ..pipeline import checkout, local_stopped, model_server
 from ..reporter import Reporter, null_reporter
 from ..settings import Settings
 from .baselines import answer_baseline
@@ -129,13 +129,16 @@ def run_eval(
             todo=len(todo),
         )
         if todo:
-            with model_server(settings, reporter) as (served, small, _local):
+            with model_server(settings, reporter) as (served, small, local):
                 served = dataclasses.replace(served, cache=_response_mode(served.cache))
 
                 def answer(job: Job) -> AnswerRecord:
                     co = checkouts[job.question.paths]
                     trace = _trace_path(served, qset.name, job)
-                    return answer_job(job, co, served, small, trace)
+                    record = answer_job(job, co, served, small, trace)
+                    if record.failed and (stopped := local_stopped(local)) is not None:
+                        record = dataclasses.replace(record, error=stopped)
+                    return record
 
                 def done(job: Job, key: str, record: AnswerRecord) -> None:
                     records[job] = record
