@@ -15,7 +15,8 @@ from ghqa.errors import IndexingError
 from ghqa.fetch import fetch, parse_spec
 from ghqa.index import build_index
 from ghqa.index.repoindex import RepoIndex
-from ghqa.index.store import store_path
+from ghqa.index.store import BlobRow, IndexStore, store_path
+from ghqa.index.symbols import RefRow, SymbolRow
 from ghqa.settings import Settings
 
 from helpers import Recorder, commit_all
@@ -303,3 +304,51 @@ def test_lookups_by_name_do_not_go_through_every_file(tmp_path: Path, settings: 
         assert steps[0] < 1000, (what, steps[0])
     index.store.db.set_progress_handler(None, 0)
     assert len(index.symbols(path="src/f1.c")) == 1
+
+
+def test_rows_written_many_to_a_statement_read_back_exactly(tmp_path: Path) -> None:
+    # Counts on both sides of the batch sizes (142 symbols, 166 references, 111 blobs and 199
+    # files to a statement), over two snapshots in one store: every row comes back, in order,
+    # with its blob, and each blob's id ranges cover exactly its own rows.
+    sym_counts, ref_counts = [0, 1, 141, 142, 143, 300], [166, 0, 1, 165, 167, 2]
+    store = IndexStore(tmp_path / "index.sqlite")
+    written: dict[str, tuple[list[SymbolRow], list[RefRow]]] = {}
+    for commit, blob_count in (("a" * 40, 130), ("b" * 40, 7)):
+        blobs: list[BlobRow] = []
+        for b in range(blob_count):
+            sha = f"{commit[0]}{b:039x}"
+            n, r = sym_counts[b % 6], ref_counts[b % 5]
+            syms = [(f"s{sha}{i}", "function", i + 1, i + 2, f"o{i}" if i % 3 else None)
+                    for i in range(n)]  # fmt: skip
+            refs = [(f"r{i}", "call", " ".join(str(j + 1) for j in range(i % 4 + 1)))
+                    for i in range(r)]  # fmt: skip
+            written[sha] = (syms, refs)
+            blobs.append(((sha, "c"), 100 + b, frozenset(), syms, refs))
+        files = [(f"d{k}/f{b}.c", blob[0], "c", frozenset()) for b, blob in enumerate(blobs)
+                 for k in range(2)]  # fmt: skip
+        snapshot = store.write_snapshot(commit, ("src",), files, iter(blobs))
+        listed = store.db.execute(
+            "SELECT f.path, b.sha FROM files f JOIN blobs b ON b.id = f.blob WHERE f.snapshot = ?",
+            (snapshot,),
+        ).fetchall()
+        assert sorted(listed) == sorted((path, key[0]) for path, key, _, _ in files)
+    db = store.db
+    assert db.execute("SELECT count(*) FROM blobs").fetchone()[0] == len(written) == 137
+    for sha, (syms, refs) in written.items():
+        blob, s_lo, s_hi, r_lo, r_hi = db.execute(
+            "SELECT id, sym_lo, sym_hi, ref_lo, ref_hi FROM blobs WHERE sha = ?", (sha,)
+        ).fetchone()
+        got_syms = db.execute(
+            "SELECT name, kind, line, end_line, scope FROM symbols WHERE blob = ? ORDER BY id",
+            (blob,),
+        ).fetchall()
+        got_refs = db.execute(
+            "SELECT name, kind, count, lines FROM refs WHERE blob = ? ORDER BY id", (blob,)
+        ).fetchall()
+        assert got_syms == syms and s_hi - s_lo + 1 == len(syms)
+        assert [(n, k, lines) for n, k, _, lines in got_refs] == refs
+        assert [c for _, _, c, _ in got_refs] == [len(r[2].split()) for r in refs]
+        assert r_hi - r_lo + 1 == len(refs)
+        ids = db.execute("SELECT min(id), max(id) FROM symbols WHERE blob = ?", (blob,)).fetchone()
+        assert ids == ((s_lo, s_hi) if syms else (None, None))
+    store.close()
