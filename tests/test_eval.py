@@ -16,7 +16,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner, Result
-from test_local import FakeServer, crash
+from localkit import FakeServer, crash
 
 from ghqa import local as local_pkg
 from ghqa.engine import Citation

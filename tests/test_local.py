@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from localkit import FakeServer, crash
 
 from ghqa import local as local_pkg
 from ghqa import pipeline
@@ -286,35 +287,6 @@ def test_start_local_without_extra_says_what_to_do(
 
 # --- the server's process, with a stand-in for llama-cpp-python's server ---------------------
 
-#: Answers GET /v1/models like llama-cpp-python; argv: port alias [fail].
-FAKE_SERVER = """
-import http.server, json
-port, alias = int(sys.argv[1]), sys.argv[2]
-if len(sys.argv) > 3:
-    print("loading model...\\nerror: failed to load model " + sys.argv[3], flush=True)
-    sys.exit(3)
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = json.dumps({"object": "list", "data": [{"id": alias}]}).encode()
-        self.send_response(200 if self.path == "/v1/models" else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-print("ready", flush=True)
-http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
-"""
-
-
-class FakeServer(LocalServer):
-    fail: str | None = None
-
-    def command(self, port: int) -> list[str]:
-        extra = [self.fail] if self.fail else []
-        code = server_mod.WATCHER + FAKE_SERVER
-        return [sys.executable, "-c", code, str(port), self.model_alias, *extra]
-
 
 def gone(pid: int) -> bool:
     """Whether process ``pid`` has exited (a zombie not yet reaped by init counts as exited)."""
@@ -373,16 +345,6 @@ def test_server_starts_and_stops(fake_server: FakeServer) -> None:
     assert not log.exists()
     fake_server.stop()  # idempotent
     assert recorder.data("local", "seconds")
-
-
-def crash(server: FakeServer, sig: signal.Signals) -> None:
-    pid = server.pid
-    assert pid is not None
-    os.kill(pid, sig)
-    deadline = time.monotonic() + 10
-    while server.pid is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.pid is None
 
 
 def test_start_again_after_a_crash(fake_server: FakeServer) -> None:
@@ -517,7 +479,7 @@ def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
     script = f"""
 import os, signal, sys
 sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
-from test_local import FakeServer
+from localkit import FakeServer
 from ghqa.local import local_model
 from pathlib import Path
 server = FakeServer(local_model("0.5b"), Path({str(tmp_path / "m.gguf")!r}))
