@@ -142,7 +142,7 @@ def bench_index(repo: Path, work: Path, repeat: int) -> dict[str, float]:
         for _ in range(repeat)
     ]
     ctags_s, cold_s, serial_s = (statistics.median(r) for r in zip(*rounds, strict=True))
-    per_round = sorted(cold / ctags for ctags, cold, _ in rounds)
+    per_round = [cold / ctags for ctags, cold, _ in rounds]
     cold()
     warm_s = median_time(lambda: build_index(co, settings).close(), repeat * 4)
     command = [sys.executable, "-m", "ghqa", "symbols", str(repo), "kernel/sched", "-q",
@@ -162,8 +162,8 @@ def bench_index(repo: Path, work: Path, repeat: int) -> dict[str, float]:
         "ctags_max_s": max(r[0] for r in rounds),
         "cold_index_min_s": min(r[1] for r in rounds),
         "cold_index_max_s": max(r[1] for r in rounds),
-        "cold_vs_ctags_per_round_min": per_round[0],
-        "cold_vs_ctags_per_round_max": per_round[-1],
+        "cold_vs_ctags_per_round_min": min(per_round),
+        "cold_vs_ctags_per_round_max": max(per_round),
         "warm_index_ms": warm_s * 1000,
         "warm_command_ms": command_s * 1000,
         **{f"indexed_{k}": float(v) for k, v in stats.items()},

@@ -324,11 +324,12 @@ class LocalServer:
     def _stop_process(self, report: bool = True) -> bool:
         """Stop and reap the server process; whether it had stopped by itself, which (with
         ``report``) is reported with its exit status and its log."""
+        ended = self.ended()  # before its stdin closes, which ends it
         proc, self._proc = self._proc, None
         atexit.unregister(self.stop)
         if proc is None:
             return False
-        died = proc.poll() is not None  # before its stdin closes, which ends it
+        died = ended is not None
         if proc.stdin is not None:
             with contextlib.suppress(OSError):
                 proc.stdin.close()  # the server's watcher exits the process at once
@@ -342,8 +343,7 @@ class LocalServer:
         if died and not report:
             return died
         message = (
-            f"the local model server had stopped by itself ({_exit_status(proc.returncode)}); "
-            f"its log: {self.log_path}"
+            f"the local model server had stopped by itself ({ended}); its log: {self.log_path}"
             if died
             else "local model server stopped"
         )
