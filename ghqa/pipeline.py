@@ -162,27 +162,34 @@ def model_server(settings: Settings, reporter: Reporter) -> Iterator[ModelInUse]
         )
     server = start_local(settings, reporter)
     try:
-        context = min(LOCAL_CONTEXT_TOKENS, server.context - 2 * LOCAL_REPLY_TOKENS)
-        yield ModelInUse(
-            dataclasses.replace(
-                settings,
-                base_url=server.base_url,
-                api_key="local",
-                model=server.model_alias,
-                sub_model=server.model_alias,
-                tools="off",
-                concurrency=1,
-                temperature=0.0 if settings.temperature is None else settings.temperature,
-                extra_params=settings.extra_params or LOCAL_EXTRA_PARAMS,
-                request_timeout=max(settings.request_timeout, LOCAL_REQUEST_TIMEOUT),
-                reply_tokens=min(settings.reply_tokens, LOCAL_REPLY_TOKENS),
-                context_tokens=min(settings.context_tokens, context),
-            ),
-            True,
-            server,
+        served = dataclasses.replace(
+            local_settings(settings, server.context),
+            base_url=server.base_url,
+            api_key="local",
+            model=server.model_alias,
+            sub_model=server.model_alias,
         )
+        yield ModelInUse(served, True, server)
     finally:
         server.stop()
+
+
+def local_settings(settings: Settings, window: int | None = None) -> Settings:
+    """``settings`` as the local model answers with them: its context budget, reply length,
+    decoding and time-outs (``window``: the server's context window, when it runs)."""
+    context = LOCAL_CONTEXT_TOKENS
+    if window is not None:
+        context = min(context, window - 2 * LOCAL_REPLY_TOKENS)
+    return dataclasses.replace(
+        settings,
+        tools="off",
+        concurrency=1,
+        temperature=0.0 if settings.temperature is None else settings.temperature,
+        extra_params=settings.extra_params or LOCAL_EXTRA_PARAMS,
+        request_timeout=max(settings.request_timeout, LOCAL_REQUEST_TIMEOUT),
+        reply_tokens=min(settings.reply_tokens, LOCAL_REPLY_TOKENS),
+        context_tokens=min(settings.context_tokens, context),
+    )
 
 
 #: Reply length for the local model: answers, not essays, on a CPU.

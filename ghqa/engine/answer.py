@@ -100,6 +100,8 @@ class Answer:
     wall_time: float = 0.0
     trace_path: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: The spans of code shown to a model while answering, as ``path:start-end``.
+    shown: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

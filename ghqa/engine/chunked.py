@@ -7,17 +7,22 @@ from . import prompts
 from .budget import BudgetExceeded
 from .chunks import Chunk, file_chunks
 from .context import STRONG, Span, candidates, pack
+from .router import TIME_SHARE, call_seconds
 from .run import Draft, Run
 
 #: Size of one chunk, in tokens.
 CHUNK_TOKENS = 6000
 #: Code the root model sees beside the notes (the best spans), in tokens.
 SYNTH_CONTEXT_TOKENS = 4000
+#: Chunks read for one question at most.
+MAX_CHUNKS = 48
 #: Model calls kept back for the synthesis.
 _RESERVED_CALLS = 1
 
 
-def relevant_chunks(run: Run, limit: int) -> tuple[list[Chunk], list[Span]]:
+def relevant_chunks(
+    run: Run, limit: int, chunk_tokens: int = CHUNK_TOKENS
+) -> tuple[list[Chunk], list[Span]]:
     """Chunks of the files the question is about, most relevant first, at most ``limit``."""
     spans, _, _ = candidates(run.ws, run.question)
     score: dict[str, float] = {}
@@ -26,7 +31,7 @@ def relevant_chunks(run: Run, limit: int) -> tuple[list[Chunk], list[Span]]:
     paths = sorted(score, key=lambda p: -score[p]) or run.ws.readable
     ranked: list[tuple[float, Chunk]] = []
     for path in paths:
-        for chunk in file_chunks(run.ws, path, CHUNK_TOKENS):
+        for chunk in file_chunks(run.ws, path, chunk_tokens):
             weight = sum(
                 s.score
                 for s in spans
@@ -46,10 +51,22 @@ def relevant_chunks(run: Run, limit: int) -> tuple[list[Chunk], list[Span]]:
     return chosen, spans
 
 
-def answer_chunked(run: Run, notes_in: list[str] | None = None) -> Draft:
+def chunk_room(run: Run, chunk_tokens: int) -> int:
+    """How many chunks the sub model can read within the calls left and, where the model's
+    speed is known, within the time limit (with the synthesis priced in)."""
     limits = run.budget.limits
     room = max(1, limits.max_calls - run.budget.usage.calls - _RESERVED_CALLS)
-    chunks, spans = relevant_chunks(run, min(room, 48))
+    per_chunk = call_seconds(run, chunk_tokens)
+    synthesis = call_seconds(run, SYNTH_CONTEXT_TOKENS)
+    if per_chunk is None or synthesis is None:
+        return min(room, MAX_CHUNKS)
+    allowed = limits.timeout * TIME_SHARE - run.budget.elapsed - synthesis
+    return max(1, min(room, MAX_CHUNKS, int(allowed // per_chunk)))
+
+
+def answer_chunked(run: Run, notes_in: list[str] | None = None) -> Draft:
+    chunk_tokens = min(CHUNK_TOKENS, run.context_budget)
+    chunks, spans = relevant_chunks(run, chunk_room(run, chunk_tokens), chunk_tokens)
     step = run.trace.event("strategy", name="chunked", chunks=[c.label for c in chunks])
     run.report(
         f"chunked: {len(chunks)} chunks to the sub model", chunks=len(chunks), batch=len(chunks)
@@ -62,6 +79,7 @@ def answer_chunked(run: Run, notes_in: list[str] | None = None) -> Draft:
         )
         for c in chunks
     ]
+    run.show((c.path, c.start, c.end) for c in chunks)
     results = run.models.batch(map_prompts, parent=step, system=prompts.MAP_SYSTEM)
     notes = list(notes_in or [])
     failures = 0
@@ -73,7 +91,8 @@ def answer_chunked(run: Run, notes_in: list[str] | None = None) -> Draft:
         if text and text.upper().rstrip(".") != "NONE":
             notes.append(f"From {chunk.label}:\n{text}")
     run.report(f"chunked: {len(notes)} chunks had something relevant", notes=len(notes))
-    context, _, _ = pack(run.ws, spans, SYNTH_CONTEXT_TOKENS)
+    context, shown, _ = pack(run.ws, spans, SYNTH_CONTEXT_TOKENS)
+    run.show((s.path, s.start, s.end) for s in shown)
     messages = [
         {
             "role": "system",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..index.symbols import CALLABLE_KINDS, CONTAINER_KINDS
-from .models import estimate_tokens
 from .workspace import FileNotReadable, Workspace
 
 _BLOCK_KINDS = CALLABLE_KINDS | CONTAINER_KINDS | {"macro", "typedef", "variable", "constant"}
@@ -30,11 +29,11 @@ def file_chunks(ws: Workspace, path: str, max_tokens: int = 6000) -> list[Chunk]
     A definition larger than ``max_tokens`` gets chunks of its own, cut at line boundaries."""
     try:
         lines = ws.lines(path)
+        costs = ws.line_tokens(path)
     except FileNotReadable:
         return []
     if not lines:
         return []
-    costs = [estimate_tokens(line) + 1 for line in lines]
     # Top-level definitions: not inside another block definition.
     blocks: list[tuple[int, int, str]] = []
     for sym in ws.index.file_symbols(path):

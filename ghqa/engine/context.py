@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 
 from ..index import Symbol
 from ..index.symbols import CALLABLE_KINDS, CONTAINER_KINDS
-from .models import estimate_tokens
 from .workspace import FileNotReadable, Workspace
 
 #: Spans scoring at least this are about the question (definitions, calls), not near a word.
 STRONG = 2.0
 #: The share of the budget that weak spans (hints) may take when there are strong ones.
 HINTS = 0.25
+#: Tokens of a code block's heading (its path, lines and the definition around it).
+HEADING_TOKENS = 24
 #: A definition longer than this is shown by its head only.
 MAX_SPAN_LINES = 160
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -227,11 +228,66 @@ def pack(
         used += cost
         weak_used += cost if weak else 0
     chosen = merge(chosen)
-    blocks = [
-        f"### {s.path} (lines {s.start}-{s.end})\n{ws.numbered(s.path, s.start, s.end)}"
-        for s in chosen
-    ]
+    blocks = [f"{heading(ws, s)}\n{ws.numbered(s.path, s.start, s.end)}" for s in chosen]
     return "\n\n".join(blocks), chosen, used
+
+
+def heading(ws: Workspace, span: Span) -> str:
+    """A code block's heading: its lines, and the definition it starts or sits in."""
+    head = f"### {span.path} (lines {span.start}-{span.end})"
+    for s in ws.file_symbols(span.path):
+        if s.line > span.start:
+            break
+        if s.line == span.start and s.kind not in ("field", "enumerator"):
+            return f"{head}: {s.kind} `{s.name}`"
+    around = ws.enclosing(span.path, span.start)
+    if around is not None:
+        return (
+            f"{head}, inside {around.kind} `{around.name}` (lines {around.line}-{around.end_line})"
+        )
+    return head
+
+
+#: Callers and callees listed per named symbol in the index block.
+INDEX_LIST = 12
+
+
+def index_facts(ws: Workspace, named: list[str]) -> str:
+    """What the index knows of the symbols the question names: where each is defined, the
+    functions that call it (with the line of each call) and the functions it calls."""
+    lines: list[str] = []
+    for name in named[:3]:
+        defs = [d for d in ws.index.definitions(name) if d.path in ws.entries][:3]
+        if not defs:
+            continue
+        where = ", ".join(f"{d.kind} at {d.path}:{d.line}-{d.end_line}" for d in defs)
+        lines.append(f"- `{name}`: {where}")
+        calls = [r for r in ws.index.callers(name) if r.path in ws.entries]
+        if calls:
+            shown = ", ".join(
+                f"`{r.caller or '(top level)'}` ({r.path}:{r.line})" for r in calls[:INDEX_LIST]
+            )
+            more = f" and {len(calls) - INDEX_LIST} more" if len(calls) > INDEX_LIST else ""
+            lines.append(
+                f"  - called by {len({r.caller for r in calls})} function(s): {shown}{more}"
+            )
+        if any(d.kind in CALLABLE_KINDS for d in defs):
+            callees: dict[str, str] = {}
+            for r in ws.index.callees(name):
+                if r.name not in callees and len(callees) < INDEX_LIST:
+                    found = [d for d in ws.index.definitions(r.name) if d.path in ws.entries]
+                    callees[r.name] = (
+                        f"`{r.name}` ({found[0].path}:{found[0].line}-{found[0].end_line})"
+                        if found
+                        else f"`{r.name}`"
+                    )
+            if callees:
+                lines.append(f"  - calls: {', '.join(callees.values())}")
+    if not lines:
+        return ""
+    return "From the index (definitions, call sites and calls of the names in the question):\n" + (
+        "\n".join(lines)
+    )
 
 
 def covered_tokens(ws: Workspace, spans: Iterable[Span]) -> int:
@@ -248,13 +304,13 @@ def covered_tokens(ws: Workspace, spans: Iterable[Span]) -> int:
 def _new_lines(ws: Workspace, span: Span, covered: dict[str, set[int]]) -> tuple[int, list[int]]:
     """The lines of ``span`` not yet covered, and their token cost."""
     try:
-        lines = ws.lines(span.path)
+        costs = ws.line_tokens(span.path)
     except FileNotReadable:
         return 0, []
     have = covered.get(span.path, set())
-    new = [n for n in range(span.start, min(span.end, len(lines)) + 1) if n not in have]
-    cost = sum(estimate_tokens(lines[n - 1]) + 2 for n in new)
-    return cost + (12 if new and not have else 0), new
+    new = [n for n in range(span.start, min(span.end, len(costs)) + 1) if n not in have]
+    cost = sum(costs[n - 1] for n in new)
+    return cost + (HEADING_TOKENS if new and not have else 0), new
 
 
 def gather(ws: Workspace, question: str, budget_tokens: int, hints: float = HINTS) -> Context:
@@ -263,5 +319,9 @@ def gather(ws: Workspace, question: str, budget_tokens: int, hints: float = HINT
     spans, terms, named = candidates(ws, question)
     strong = [s for s in spans if s.score >= STRONG]
     relevant = covered_tokens(ws, strong or spans)
-    text, chosen, used = pack(ws, spans, budget_tokens, hints)
-    return Context(text, chosen, used, relevant, terms, named)
+    facts = index_facts(ws, named)
+    facts_tokens = ws.count(facts) if facts else 0
+    text, chosen, used = pack(ws, spans, budget_tokens - facts_tokens, hints)
+    if facts:
+        text = f"{facts}\n\n{text}" if text else facts
+    return Context(text, chosen, used + facts_tokens, relevant, terms, named)

@@ -11,9 +11,7 @@ from .run import Draft, Run
 def answer_direct(run: Run) -> Draft:
     # A small model gets no hints (lines that merely share a word with the question): on the
     # local 0.5B model they cost a fifth more tokens, for no more facts in its answers.
-    ctx = gather(
-        run.ws, run.question, run.settings.context_tokens, 0.0 if run.small_model else HINTS
-    )
+    ctx = gather(run.ws, run.question, run.context_budget, 0.0 if run.small_model else HINTS)
     run.report(
         f"direct: {len(ctx.spans)} spans from {len(ctx.files)} files, ~{ctx.tokens:,} tokens",
         spans=len(ctx.spans),
@@ -22,6 +20,7 @@ def answer_direct(run: Run) -> Draft:
     step = run.trace.event(
         "strategy", name="direct", spans=[f"{s.path}:{s.start}-{s.end}" for s in ctx.spans]
     )
+    run.show((s.path, s.start, s.end) for s in ctx.spans)
     if not ctx.spans:
         ctx_text = "(no code matched the question's words; list of files:)\n" + "\n".join(
             run.ws.readable[:200]

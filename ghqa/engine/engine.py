@@ -61,15 +61,19 @@ def answer_question(
     trace_path: Path | None = None,
     small_model: bool = False,
     web_url: str | None = None,
+    dry_run: bool = False,
 ) -> Answer:
     """Answer ``question`` about the checkout behind ``index``, within the settings' budgets.
 
     ``small_model`` says the model is too small to drive the REPL well (the local one);
     ``web_url`` is where citations link to, when not the repository spec's own web page (a
-    local checkout of a GitHub repository)."""
+    local checkout of a GitHub repository). A ``dry_run`` stops at the first model call: the
+    answer is empty and partial, and its ``shown`` says what the model would have read."""
     settings.check()
     question = check_question(question)
-    with opened_run(index, question, settings, reporter, trace_path, web_url, small_model) as run:
+    with opened_run(
+        index, question, settings, reporter, trace_path, web_url, small_model, dry_run
+    ) as run:
         trace, models, spec = run.trace, run.models, index.checkout.spec
         trace.event(
             "question",
@@ -81,10 +85,22 @@ def answer_question(
             sub_model=models.sub,
         )
         chosen = route(run)
-        trace.event("route", strategy=chosen.strategy, reason=chosen.reason)
-        run.report(f"strategy {chosen.strategy}: {chosen.reason}", strategy=chosen.strategy)
+        if chosen.context_tokens is not None:
+            run.context_budget = chosen.context_tokens
+        trace.event(
+            "route",
+            strategy=chosen.strategy,
+            reason=chosen.reason,
+            context_tokens=chosen.context_tokens,
+            estimate=chosen.estimate,
+        )
+        run.report(
+            f"strategy {chosen.summary}: {chosen.reason}",
+            strategy=chosen.strategy,
+            estimate=chosen.estimate,
+        )
         strategy = chosen.strategy
-        notes = [f"strategy {strategy}: {chosen.reason}"]
+        notes = [f"strategy {chosen.summary}: {chosen.reason}"]
         draft = _run_strategy(run, strategy)
         if isinstance(draft, ProtocolFailure):
             notes.append(f"fell back to chunked: {draft}")
@@ -106,6 +122,7 @@ def opened_run(
     trace_path: Path | None = None,
     web_url: str | None = None,
     small_model: bool = False,
+    dry_run: bool = False,
 ) -> Iterator[Run]:
     """A :class:`Run` for one question, with its budget, response cache, trace and model
     client; all of them closed when the block ends."""
@@ -116,7 +133,7 @@ def opened_run(
     trace = Trace(trace_path)
     models = None
     try:
-        models = Models(settings, budget, cache, trace, reporter)
+        models = Models(settings, budget, cache, trace, reporter, dry_run=dry_run)
         spec = index.checkout.spec
         yield Run(
             question=question,

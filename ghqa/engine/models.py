@@ -62,6 +62,13 @@ class ModelReplyError(EngineError):
     """The server answered, but with something unusable (no choices, garbage)."""
 
 
+class ModelSkipped(BudgetExceeded):
+    """A dry run stops where a model call would be made (what it would have seen is known)."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped before the model call (a dry run)")
+
+
 def estimate_tokens(text: str) -> int:
     """A cheap token estimate (about four characters a token for code and English)."""
     return len(text) // 4 + 1
@@ -81,14 +88,16 @@ class Models:
         cache: ResponseCache,
         trace: Trace,
         reporter: Reporter = null_reporter,
+        dry_run: bool = False,
     ):
         self.settings = settings
         self.budget = budget
         self.cache = cache
         self.trace = trace
         self.reporter = reporter
+        self.dry_run = dry_run
         self.base_url = (settings.base_url or OPENAI_URL).rstrip("/")
-        if not settings.api_key and not settings.base_url:
+        if not settings.api_key and not settings.base_url and not dry_run:
             raise NeedsKeyError(
                 "no model configured: set OPENAI_API_KEY (or GHQA_API_KEY), or point "
                 "GHQA_BASE_URL at an OpenAI-compatible server"
@@ -109,6 +118,8 @@ class Models:
 
     @property
     def root(self) -> str:
+        if self._root is None and self.dry_run:
+            self._root = "(no model)"
         if self._root is None:
             self._root = self._first_served_model()
         return self._root
@@ -141,6 +152,8 @@ class Models:
         max_tokens: int | None = None,
     ) -> Completion:
         """One chat completion (from the cache when possible), within the budget."""
+        if self.dry_run:
+            raise ModelSkipped()
         model = self.root if role == "root" else self.sub
         tools = tools if tools and self.tools_supported else None
         reply_tokens = max_tokens or self.settings.reply_tokens

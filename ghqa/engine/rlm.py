@@ -74,7 +74,9 @@ class Host:
                 path = ws.resolve(str(args[0]))
                 return [path, ws.text(path)]
             if name == "repo.note_read":
-                self.read.append((ws.resolve(str(args[0])), int(args[1]), int(args[2])))
+                span = (ws.resolve(str(args[0])), int(args[1]), int(args[2]))
+                self.read.append(span)
+                self.run.show([span])
                 return None
             if name == "repo.symbols":
                 return self._symbols(**kwargs)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..reporter import Reporter
 from ..settings import Settings
@@ -18,6 +19,12 @@ from .workspace import FileNotReadable, Workspace
 
 _CODE_NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]{2,})(?:\(\))?`")
 _SNAKE_NAME = re.compile(r"\b([A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+)\b")
+
+
+class Pace(Protocol):
+    """How long a model call takes on this machine."""
+
+    def seconds(self, prompt_tokens: int, reply_tokens: int) -> float: ...
 
 
 @dataclass
@@ -45,7 +52,14 @@ class Run:
     repo: str
     web_url: str | None
     small_model: bool = False
+    #: The root model's speed on this machine, when known (the local model's).
+    pace: Pace | None = None
     started: float = field(default_factory=time.monotonic)
+    #: Tokens of code one call may carry: the settings' budget, or less when the router fits
+    #: the plan to the time limit.
+    context_budget: int = 0
+    #: Spans of code put in front of a model, in the order they were shown.
+    shown: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def commit(self) -> str:
@@ -57,6 +71,14 @@ class Run:
         name (no temporary paths in prompts, so replies and cache keys do not depend on them)."""
         spec = self.ws.index.checkout.spec
         return spec.display if spec.kind != "file" else spec.name
+
+    def __post_init__(self) -> None:
+        if not self.context_budget:
+            self.context_budget = self.settings.context_tokens
+
+    def show(self, spans: Iterable[tuple[str, int, int]]) -> None:
+        """Record that the lines of ``spans`` (path, start, end) go into a model's prompt."""
+        self.shown.extend((path, start, end) for path, start, end in spans)
 
     def report(self, message: str, **data: Any) -> None:
         self.reporter("engine", message, elapsed=round(time.monotonic() - self.started, 2), **data)
@@ -114,6 +136,7 @@ class Run:
             wall_time=round(time.monotonic() - self.started, 3),
             trace_path=str(self.trace.path) if self.trace.path else None,
             notes=notes,
+            shown=[f"{p}:{a}-{b}" for p, a, b in dict.fromkeys(self.shown)],
         )
         self.trace.event(
             "answer",

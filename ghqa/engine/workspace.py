@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..index import FileEntry, RepoIndex
+from ..index import FileEntry, RepoIndex, Symbol
+from ..index.symbols import CALLABLE_KINDS, CONTAINER_KINDS
+from .models import estimate_tokens
 
 #: Files larger than this are not read by the engine (their symbols are still listed).
 MAX_READ_BYTES = 4_000_000
@@ -39,7 +41,11 @@ class Workspace:
         self.commit = index.commit
         self.entries: dict[str, FileEntry] = {f.path: f for f in index.files()}
         self._lines: dict[str, list[str]] = {}
+        self._symbols: dict[str, list[Symbol]] = {}
+        self._costs: dict[str, list[int]] = {}
         self._lock = threading.Lock()
+        #: Counts the tokens of a text for the model that reads it (an estimate by default).
+        self.count: Callable[[str], int] = estimate_tokens
 
     @property
     def readable(self) -> list[str]:
@@ -88,6 +94,41 @@ class Workspace:
         with self._lock:
             self._lines[path] = lines
         return lines
+
+    def line_tokens(self, path: str) -> list[int]:
+        """The tokens of each line of ``path`` as :meth:`numbered` shows it (cached)."""
+        path = self.resolve(path)
+        with self._lock:
+            costs = self._costs.get(path)
+        if costs is None:
+            lines = self.lines(path)
+            width = len(str(len(lines)))
+            count = self.count
+            costs = [count(f"{n:>{width}}| {line}\n") for n, line in enumerate(lines, 1)]
+            with self._lock:
+                self._costs[path] = costs
+        return costs
+
+    def file_symbols(self, path: str) -> list[Symbol]:
+        """The definitions in ``path``, in line order (cached)."""
+        with self._lock:
+            found = self._symbols.get(path)
+        if found is None:
+            found = self.index.file_symbols(path)
+            with self._lock:
+                self._symbols[path] = found
+        return found
+
+    def enclosing(self, path: str, line: int) -> Symbol | None:
+        """The innermost function, method or type definition of ``path`` around ``line``."""
+        best: Symbol | None = None
+        for s in self.file_symbols(path):
+            if s.line > line:
+                break
+            if s.end_line >= line and (s.kind in CALLABLE_KINDS or s.kind in CONTAINER_KINDS):
+                if best is None or s.end_line - s.line <= best.end_line - best.line:
+                    best = s
+        return best
 
     def text(self, path: str) -> str:
         return "\n".join(self.lines(path))

@@ -17,7 +17,6 @@ from ..engine import Answer
 from ..engine.context import STRONG, Span, pack, question_terms
 from ..engine.direct import ask_with_context
 from ..engine.engine import fill_empty, opened_run
-from ..engine.models import estimate_tokens
 from ..engine.workspace import FileNotReadable, Workspace
 from ..index import RepoIndex
 from ..reporter import Reporter, null_reporter
@@ -32,18 +31,19 @@ GREP_HITS_PER_TERM = 100
 _HEADING_TOKENS = 12
 
 
-def whole_context(ws: Workspace, budget_tokens: int) -> tuple[str, int, int]:
+def whole_context(ws: Workspace, budget_tokens: int) -> tuple[str, list[Span], int, int]:
     """Every readable file with line numbers, in path order, until ``budget_tokens`` is used;
-    returns the text, the tokens sent and the tokens of all the files."""
+    returns the text, the spans sent, the tokens sent and the tokens of all the files."""
     blocks: list[str] = []
+    spans: list[Span] = []
     used = 0
     total = 0
     for path in ws.readable:
         try:
             lines = ws.lines(path)
+            costs = ws.line_tokens(path)
         except FileNotReadable:
             continue
-        costs = [estimate_tokens(line) + 2 for line in lines]
         total += _HEADING_TOKENS + sum(costs)
         room = budget_tokens - used - _HEADING_TOKENS
         taken = 0
@@ -54,7 +54,8 @@ def whole_context(ws: Workspace, budget_tokens: int) -> tuple[str, int, int]:
             continue
         used += _HEADING_TOKENS + sum(costs[:taken])
         blocks.append(f"### {path} (lines 1-{taken})\n{ws.numbered(path, 1, taken)}")
-    return "\n\n".join(blocks), used, total
+        spans.append(Span(path, 1, taken, 0.0, "in path order"))
+    return "\n\n".join(blocks), spans, used, total
 
 
 def grep_context(ws: Workspace, question: str, budget_tokens: int) -> tuple[str, list[Span], int]:
@@ -79,18 +80,21 @@ def answer_baseline(
     settings: Settings,
     reporter: Reporter = null_reporter,
     trace_path: Path | None = None,
+    dry_run: bool = False,
 ) -> Answer:
-    """Answer ``question`` with the ``whole`` or ``grep`` baseline, in one model call."""
+    """Answer ``question`` with the ``whole`` or ``grep`` baseline, in one model call (none
+    in a ``dry_run``)."""
     if kind not in BASELINES:
         raise ValueError(f"unknown baseline {kind!r}")
-    with opened_run(index, question, settings, reporter, trace_path) as run:
+    with opened_run(index, question, settings, reporter, trace_path, dry_run=dry_run) as run:
         ws = run.ws
         if kind == "whole":
-            context, used, total = whole_context(ws, settings.context_tokens)
+            context, spans, used, total = whole_context(ws, settings.context_tokens)
             note = f"whole: sent ~{used:,} of ~{total:,} tokens of code"
         else:
             context, spans, used = grep_context(ws, question, settings.context_tokens)
             note = f"grep: sent {len(spans)} windows, ~{used:,} tokens of code"
+        run.show((s.path, s.start, s.end) for s in spans)
         run.trace.event("strategy", name=kind, note=note)
         draft = ask_with_context(run, context or "(no code matched the question's words)")
         if not draft.text.strip() and draft.reason is None:

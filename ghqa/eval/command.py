@@ -45,14 +45,20 @@ from .strategies import DEFAULT_STRATEGIES, STRATEGIES, parse_strategies
     help="Write a Markdown report here, and its plot beside it (.png).",
 )
 @click.option("--no-cache", is_flag=True, help="Answer again even if a result is cached.")
+@click.option(
+    "--no-model",
+    is_flag=True,
+    help="Stop each answer before its first model call and report context recall only "
+    "(with the budgets of the model that would answer; nothing is cached).",
+)
 @cache_dir_option("clones, indexes and results")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 def eval_command(
     questions_file: Path, strategies: str, model: str | None, sub_model: str | None,
     base_url: str | None, local_model: str | None, repeat: int, subset: bool,
     question_ids: tuple[str, ...], jobs: int | None,
-    as_json: bool, report_file: Path | None, no_cache: bool, cache_dir: Path | None,
-    quiet: bool,
+    as_json: bool, report_file: Path | None, no_cache: bool, no_model: bool,
+    cache_dir: Path | None, quiet: bool,
 ) -> None:  # fmt: skip
     """Answer the questions of QUESTIONS_FILE with each strategy, grade the answers, and
     compare: fact recall, citation precision and recall, verified citations, model calls,
@@ -88,7 +94,7 @@ def eval_command(
             base_url=base_url,
             local_model=local_model,
         )
-        options = EvalOptions(chosen, repeat, use_cache=not no_cache, jobs=jobs)
+        options = EvalOptions(chosen, repeat, use_cache=not no_cache, jobs=jobs, no_model=no_model)
         run = run_eval(qset, settings, options, Progress(quiet))
     except GhqaError as exc:
         raise click.ClickException(str(exc)) from None
@@ -103,6 +109,7 @@ def eval_command(
         report_file,
         as_json,
         no_cache,
+        no_model,
     )
     note = write_report(run, summary, report_file, command) if report_file else None
     if as_json:
@@ -138,6 +145,7 @@ def _command_line(
     report_file: Path | None,
     as_json: bool,
     no_cache: bool,
+    no_model: bool = False,
 ) -> str:
     """The command that reproduces this run (options given, not the environment)."""
     words = ["ghqa", "eval", str(questions_file), "--strategy", ",".join(strategies)]
@@ -156,4 +164,6 @@ def _command_line(
         words.append("--json")
     if no_cache:
         words.append("--no-cache")
+    if no_model:
+        words.append("--no-model")
     return shlex.join(words)

@@ -6,7 +6,10 @@
 - citation precision: verified citations that overlap some expected span / verified citations,
   0 when nothing was cited and verified;
 - verified rate: verified / (verified + dropped);
-- forbidden: the forbidden patterns that match the answer text.
+- forbidden: the forbidden patterns that match the answer text;
+- context recall: expected spans whose lines were shown to a model while answering / expected
+  spans; a span counts as shown when at least half of its lines were (or 40 of them, for a
+  long one), whatever the model then wrote.
 
 A value that does not apply (no facts, no expected spans, no citations at all) is ``None``.
 """
@@ -40,6 +43,7 @@ class Grade:
     on_target: int  # verified citations overlapping some expected span
     dropped: int  # citations that failed verification
     forbidden: tuple[str, ...] = ()  # forbidden patterns that matched
+    context: tuple[bool, ...] = ()  # per expected span: shown to a model (empty: not known)
 
     @property
     def fact_recall(self) -> float | None:
@@ -48,6 +52,10 @@ class Grade:
     @property
     def citation_recall(self) -> float | None:
         return sum(self.spans) / len(self.spans) if self.spans else None
+
+    @property
+    def context_recall(self) -> float | None:
+        return sum(self.context) / len(self.context) if self.context else None
 
     @property
     def citation_precision(self) -> float | None:
@@ -66,14 +74,34 @@ def overlaps(a: Span, b: Span) -> bool:
     return a.path == b.path and a.start <= b.end and b.start <= a.end
 
 
+#: A long expected span counts as shown when this many of its lines were.
+SHOWN_LINES = 40
+
+
+def was_shown(expected: Span, shown: Sequence[Span]) -> bool:
+    """Whether at least half of ``expected``'s lines (or :data:`SHOWN_LINES` of them) lie in
+    the ``shown`` spans."""
+    lines: set[int] = set()
+    for s in shown:
+        if s.path == expected.path:
+            lines.update(range(max(s.start, expected.start), min(s.end, expected.end) + 1))
+    size = expected.end - expected.start + 1
+    return len(lines) >= min(SHOWN_LINES, (size + 1) // 2)
+
+
 def fact_matched(alternatives: Sequence[str], text: str) -> bool:
     return any(re.search(pattern, text, re.IGNORECASE) for pattern in alternatives)
 
 
 def grade_answer(
-    question: EvalQuestion, text: str, verified: Sequence[Span], dropped: int
+    question: EvalQuestion,
+    text: str,
+    verified: Sequence[Span],
+    dropped: int,
+    shown: Sequence[Span] = (),
 ) -> Grade:
-    """Grade ``text`` and its ``verified`` citations (``dropped`` others failed verification)."""
+    """Grade ``text`` and its ``verified`` citations (``dropped`` others failed verification);
+    ``shown`` is the code the model was shown."""
     expected: tuple[ExpectedSpan, ...] = question.citations
     return Grade(
         facts=tuple(fact_matched(fact, text) for fact in question.facts),
@@ -82,6 +110,7 @@ def grade_answer(
         on_target=sum(any(overlaps(c, e) for e in expected) for c in verified),
         dropped=dropped,
         forbidden=tuple(p for p in question.forbidden if re.search(p, text, re.IGNORECASE)),
+        context=tuple(was_shown(e, shown) for e in expected),
     )
 
 

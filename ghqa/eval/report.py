@@ -13,6 +13,9 @@ from .summary import Summary
 from .table import question_table, total_table
 
 METRIC_NOTES = """\
+- **context** (context recall): expected spans whose lines were shown to a model while \
+answering (at least half of a span's lines, or 40 of them) / expected spans; it needs no model \
+(`ghqa eval --no-model` stops before the first model call).
 - **facts** (fact recall): the question's facts the answer states / its facts; a fact is a \
 regular expression, or a list of alternatives any one of which suffices, matched \
 case-insensitively against the answer text.

@@ -71,6 +71,7 @@ class AnswerRecord:
         data["grade"].update(
             fact_recall=grade.fact_recall,
             citation_recall=grade.citation_recall,
+            context_recall=grade.context_recall,
             citation_precision=grade.citation_precision,
             verified_rate=grade.verified_rate,
         )
@@ -86,6 +87,7 @@ class AnswerRecord:
             on_target=int(raw["on_target"]),
             dropped=int(raw["dropped"]),
             forbidden=tuple(str(x) for x in raw.get("forbidden", ())),
+            context=tuple(bool(x) for x in raw.get("context", ())),
         )
         known = {k: v for k, v in data.items() if k in _RECORD_FIELDS and k != "grade"}
         return cls(grade=grade, **known)

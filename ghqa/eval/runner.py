@@ -24,12 +24,12 @@ from ..engine.trace import Trace
 from ..errors import GhqaError
 from ..fetch import Checkout
 from ..index import build_index
-from ..pipeline import checkout, local_stopped, model_server
+from ..pipeline import checkout, local_settings, local_stopped, model_server
 from ..reporter import Reporter, null_reporter
 from ..settings import Settings
 from .baselines import answer_baseline
 from .grade import failed_grade, grade_answer
-from .questions import EvalQuestion, QuestionFileError, QuestionSet
+from .questions import EvalQuestion, ExpectedSpan, QuestionFileError, QuestionSet
 from .results import RESULTS_FILE, AnswerRecord, ResultCache, result_key
 from .sources import source_spec
 from .strategies import BASELINES, DEFAULT_STRATEGIES
@@ -44,6 +44,7 @@ class EvalOptions:
     repeat: int = 1
     use_cache: bool = True  # read results from the evaluation cache
     jobs: int | None = None  # answers in flight at once (default: DEFAULT_JOBS; local: 1)
+    no_model: bool = False  # stop before the first model call: context recall only
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,20 @@ def run_eval(
         for r in range(options.repeat)
     ]
     records: dict[Job, AnswerRecord] = {}
+    if options.no_model:
+        _run_dry(jobs, checkouts, settings, records, reporter)
+        jobs_done = [records[job] for job in jobs]
+        return EvalRun(
+            qset=qset,
+            strategies=options.strategies,
+            repeat=options.repeat,
+            model=model,
+            commits={q.id: checkouts[q.paths].commit for q in qset.questions},
+            records=jobs_done,
+            started=started,
+            seconds=round(time.monotonic() - clock, 3),
+            notes=["no model: answers stop before the first model call (context recall only)"],
+        )
     results = ResultCache(settings.cache_root / RESULTS_FILE, read=options.use_cache)
     try:
         todo: list[tuple[Job, str]] = []
@@ -160,6 +175,24 @@ def run_eval(
         started=started,
         seconds=round(time.monotonic() - clock, 3),
     )
+
+
+def _run_dry(
+    jobs: list[Job],
+    checkouts: dict[tuple[str, ...], Checkout],
+    settings: Settings,
+    records: dict[Job, AnswerRecord],
+    reporter: Reporter,
+) -> None:
+    """Every job up to its first model call, with the budgets of the model that would answer
+    (the local one's when no key or server is set); nothing is cached."""
+    small = not (settings.api_key or settings.base_url)
+    if small:
+        settings = local_settings(settings)
+    for n, job in enumerate(jobs, 1):
+        record = answer_job(job, checkouts[job.question.paths], settings, small, dry_run=True)
+        records[job] = record
+        reporter("eval", f"[{n}/{len(jobs)}] {_summary(job, record)}")
 
 
 def _response_mode(mode: str) -> str:
@@ -229,9 +262,15 @@ def _line_count(co: Checkout, path: str) -> int | None:
 
 
 def answer_job(
-    job: Job, co: Checkout, settings: Settings, small: bool, trace: Path | None = None
+    job: Job,
+    co: Checkout,
+    settings: Settings,
+    small: bool,
+    trace: Path | None = None,
+    dry_run: bool = False,
 ) -> AnswerRecord:
-    """Answer and grade one job; an exception becomes a failed record, not a crash."""
+    """Answer and grade one job; an exception becomes a failed record, not a crash. A
+    ``dry_run`` stops before the first model call."""
     started = time.monotonic()
     q = job.question
     try:
@@ -239,12 +278,12 @@ def answer_job(
         try:
             if job.strategy in BASELINES:
                 answer = answer_baseline(
-                    job.strategy, index, q.question, settings, trace_path=trace
+                    job.strategy, index, q.question, settings, trace_path=trace, dry_run=dry_run
                 )
             else:
                 chosen = dataclasses.replace(settings, strategy=job.strategy)
                 answer = answer_question(
-                    index, q.question, chosen, trace_path=trace, small_model=small
+                    index, q.question, chosen, trace_path=trace, small_model=small, dry_run=dry_run
                 )
         finally:
             index.close()
@@ -277,7 +316,13 @@ def record_of(job: Job, answer: Answer, seconds: float) -> AnswerRecord:
         text=answer.text,
         citations=[c.label for c in answer.citations],
         dropped=[f"{d.citation.label}: {d.reason}" for d in answer.dropped],
-        grade=grade_answer(job.question, answer.text, answer.citations, len(answer.dropped)),
+        grade=grade_answer(
+            job.question,
+            answer.text,
+            answer.citations,
+            len(answer.dropped),
+            [_span(label) for label in answer.shown],
+        ),
         calls=usage.calls,
         cached_calls=usage.cached_calls,
         prompt_tokens=usage.prompt_tokens,
@@ -290,6 +335,13 @@ def record_of(job: Job, answer: Answer, seconds: float) -> AnswerRecord:
         trace=answer.trace_path,
         notes=list(answer.notes),
     )
+
+
+def _span(label: str) -> ExpectedSpan:
+    """``path:start-end`` as a span."""
+    path, _, lines = label.rpartition(":")
+    start, _, end = lines.partition("-")
+    return ExpectedSpan(path, int(start), int(end or start))
 
 
 def _trace_path(settings: Settings, name: str, job: Job) -> Path:

@@ -14,12 +14,13 @@ from .results import AnswerRecord
 from .runner import EvalRun
 
 #: Metrics averaged over questions in a total row.
-RATES = ("fact_recall", "citation_precision", "citation_recall", "verified_rate")
+RATES = ("context_recall", "fact_recall", "citation_precision", "citation_recall", "verified_rate")
 #: Metrics summed over questions in a total row.
 COUNTS = ("forbidden", "errors", "calls", "tokens", "cost", "seconds")
 METRICS = RATES + COUNTS
 
 _VALUES: dict[str, Callable[[AnswerRecord], float | None]] = {
+    "context_recall": lambda r: r.grade.context_recall,
     "fact_recall": lambda r: r.grade.fact_recall,
     "citation_precision": lambda r: r.grade.citation_precision,
     "citation_recall": lambda r: r.grade.citation_recall,

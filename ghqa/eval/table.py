@@ -8,6 +8,7 @@ from .summary import Row, Stat, Summary
 
 #: (metric, column heading)
 COLUMNS = (
+    ("context_recall", "context"),
     ("fact_recall", "facts"),
     ("citation_precision", "cite P"),
     ("citation_recall", "cite R"),
