@@ -83,7 +83,10 @@ def _specific(word: str) -> bool:
 
 def _marked(word: str, question: str) -> bool:
     """Whether the question writes ``word`` as code: in backticks or as a call."""
-    return f"`{word}`" in question or f"{word}(" in question
+    return (
+        f"`{word}`" in question
+        or re.search(rf"(?<![\w.]){re.escape(word)}\(", question) is not None
+    )
 
 
 def _stems(word: str) -> list[str]:
@@ -95,36 +98,114 @@ def _stems(word: str) -> list[str]:
     return out
 
 
+_TYPE_WORD = re.compile(r"\b(?:struct|union|enum|class|type)\s+`?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def named_in(question: str, terms: list[str]) -> list[str]:
+    """The words of ``question`` written as names of code: with an underscore, a digit or a
+    capital inside, in backticks, as a call, or after ``struct``/``class``/...; the rest are
+    plain words ("fair", "tasks"), never taken as the name of a symbol."""
+    typed = _TYPE_WORD.findall(question)
+    marked = [t for t in terms if _specific(t) or _marked(t, question)]
+    return list(dict.fromkeys([*typed, *marked]))
+
+
 def candidates(ws: Workspace, question: str) -> tuple[list[Span], list[str], list[str]]:
     """Scored spans for ``question`` (unbounded), the terms used and the symbols it names."""
     terms = question_terms(question)
     spans: list[Span] = []
     named: list[str] = []
     bodies: list[Symbol] = []
-    for term in terms:
-        if not (_specific(term) or _marked(term, question)):
-            continue  # a plain word ("fair", "tasks") is not taken as the name of a symbol
+    used: list[str] = []
+    for term in named_in(question, terms):
         defs = [d for d in ws.index.definitions(term) if d.path in ws.entries]
         if not defs:
+            if _specific(term):
+                used.append(term)  # a local or a field of no indexed definition: its uses
             continue
         named.append(term)
         for d in defs[:4]:
-            spans.append(_definition_span(d, 10.0, f"definition of {term}"))
-            if d.kind in CALLABLE_KINDS:
+            spans.append(_definition_span(ws, d, 10.0, f"definition of {term}"))
+            if d.kind in CALLABLE_KINDS or d.kind == "macro":
                 bodies.append(d)
+        if not any(d.kind in CALLABLE_KINDS or d.kind in CONTAINER_KINDS for d in defs):
+            used.append(term)
         for ref in ws.index.callers(term)[:12]:
-            spans.append(Span(ref.path, max(1, ref.line - 2), ref.line + 2, 4.0, f"calls {term}"))
+            spans.append(Span(ref.path, max(1, ref.line - 2), ref.line + 2, 4.5, f"calls {term}"))
+            around = ws.enclosing(ref.path, ref.line)
+            if around is not None and around.end_line - around.line < _CALLER_LINES:
+                spans.append(_definition_span(ws, around, 3.0, f"calls {term}"))
     called = _add_callees(ws, bodies, spans)
     _add_used_names(ws, bodies, spans, 4.0)
     _add_used_names(ws, called, spans, 3.0)
-    if len(named) < len(terms):
-        _add_fuzzy(ws, [t for t in terms if t not in named], spans, weight=1.0 if named else 3.0)
+    _add_uses(ws, used, spans, 3.5 if named else 5.0)
+    _add_lexical(ws, question, spans, weight=2.5 if named else 8.0)
+    words = [t for t in terms if t not in named]
+    if words:
+        _add_fuzzy(ws, words, spans, weight=0.5 if named else 1.0)
     return spans, terms, named
 
 
-def _definition_span(sym: Symbol, score: float, why: str) -> Span:
+#: A caller shorter than this is shown whole.
+_CALLER_LINES = 60
+#: A short definition (a macro, a constant) is shown with this many lines on either side.
+_PAD_SHORT = 4
+#: At most this many lines of comment above a definition are shown with it.
+_MAX_DOC_LINES = 40
+_SLASH_COMMENTS = (".c", ".h", ".cc", ".cpp", ".hpp", ".go", ".rs", ".java", ".js", ".ts", ".tsx")
+
+
+def _definition_span(ws: Workspace, sym: Symbol, score: float, why: str) -> Span:
+    """A definition with its leading comment; a short one with its neighbours."""
     end = min(sym.end_line, sym.line + MAX_SPAN_LINES - 1)
-    return Span(sym.path, sym.line, max(end, sym.line), score, why)
+    start = _doc_start(ws, sym.path, sym.line)
+    if sym.end_line - sym.line < 3 and sym.kind not in CALLABLE_KINDS:
+        start = min(start, max(1, sym.line - _PAD_SHORT))
+        end = sym.end_line + _PAD_SHORT
+    return Span(sym.path, start, max(end, sym.line), score, why)
+
+
+def _doc_start(ws: Workspace, path: str, line: int) -> int:
+    """The first line of the comment block right above ``line`` (``line`` if there is none)."""
+    try:
+        lines = ws.lines(path)
+    except FileNotReadable:
+        return line
+    slashes = path.endswith(_SLASH_COMMENTS)
+    first = line
+    n = line - 1  # the line above, 1-based
+    while 1 <= n <= len(lines) and line - n <= _MAX_DOC_LINES:
+        text = lines[n - 1].strip()
+        if slashes:
+            comment = text.startswith(("/*", "*", "//")) or text.endswith("*/")
+        else:
+            comment = text.startswith(("#", "@"))
+        if not comment:
+            break
+        first = n
+        n -= 1
+    return first
+
+
+def _add_uses(ws: Workspace, names: list[str], spans: list[Span], score: float) -> None:
+    """Lines that use the fields, variables and locals the question names, each shown with
+    its neighbours (the heading names the function around them)."""
+    for name in names[:4]:
+        pattern = re.compile(rf"\b{re.escape(name)}\b")
+        for hit in ws.grep(pattern, limit=16):
+            spans.append(Span(hit.path, max(1, hit.line - 3), hit.line + 3, score, f"uses {name}"))
+
+
+def _add_lexical(ws: Workspace, question: str, spans: list[Span], weight: float) -> None:
+    """Definitions whose names, comments and bodies share the most (and the rarest) words with
+    the question (bm25 over the index's lexical documents), scored by their rank."""
+    found = ws.lexical(question)
+    if not found:
+        return
+    top = found[0][1]
+    for rank, (sym, score) in enumerate(found):
+        strength = weight * (score / top) * (1.0 if rank < 3 else 0.8)
+        spans.append(_definition_span(ws, sym, strength, "matches the question's words"))
 
 
 def _add_callees(ws: Workspace, bodies: list[Symbol], spans: list[Span]) -> list[Symbol]:
@@ -141,7 +222,7 @@ def _add_callees(ws: Workspace, bodies: list[Symbol], spans: list[Span]) -> list
                 seen.add(ref.name)
                 for d in ws.index.definitions(ref.name)[:1]:
                     if d.kind in CALLABLE_KINDS and d.path in ws.entries:
-                        spans.append(_definition_span(d, score, f"called by {body.name}"))
+                        spans.append(_definition_span(ws, d, score, f"called by {body.name}"))
                         following.append(d)
         level = following[:12]
         if depth == 1:
@@ -163,7 +244,7 @@ def _add_used_names(ws: Workspace, bodies: list[Symbol], spans: list[Span], scor
             if word in seen or len(word) < 3:
                 continue
             seen.add(word)
-            for d in ws.index.definitions(word)[:1]:
+            for d in ws.index.definitions(word)[:2]:
                 if d.kind in _TYPE_KINDS and d.path in ws.entries:
                     end = min(d.end_line, d.line + 40)
                     spans.append(Span(d.path, d.line, end, score, f"used by {body.name}"))
@@ -183,7 +264,8 @@ def _add_fuzzy(ws: Workspace, terms: list[str], spans: list[Span], weight: float
     for d in found.values():
         hits = sum(stem in d.name.lower() for stem in stems)
         bonus = 1.0 if d.kind in CALLABLE_KINDS else 0.5
-        spans.append(_definition_span(d, weight * bonus * hits + 0.5, "name matches question"))
+        score = weight * bonus * hits + 0.5
+        spans.append(_definition_span(ws, d, score, "name matches question"))
     pattern = re.compile("|".join(rf"\b{re.escape(s)}" for s in stems), re.IGNORECASE)
     for hit in ws.grep(pattern, limit=400):
         hits = len({m.group(0).lower() for m in pattern.finditer(hit.text)})

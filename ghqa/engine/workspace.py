@@ -109,6 +109,19 @@ class Workspace:
                 self._costs[path] = costs
         return costs
 
+    def lexical(self, question: str, limit: int = 30) -> list[tuple[Symbol, float]]:
+        """Definitions of readable files ranked by the words they share with ``question``."""
+        from ..index.lexical import lexical_search
+
+        def read(path: str) -> list[str] | None:
+            try:
+                return self.lines(path)
+            except FileNotReadable:
+                return None
+
+        found = lexical_search(self.index, read, question, limit)
+        return [(s, score) for s, score in found if s.path in self.entries]
+
     def file_symbols(self, path: str) -> list[Symbol]:
         """The definitions in ``path``, in line order (cached)."""
         with self._lock:
