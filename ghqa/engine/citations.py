@@ -89,6 +89,27 @@ def parse_citations(text: str) -> list[Citation]:
     return _unique(c for m in _scan(text) for c in m.citations)
 
 
+#: Put after a citation of the answer's text that failed verification.
+UNVERIFIED = " (unverified)"
+
+
+def mark_unverified(text: str, dropped: Iterable[Citation]) -> str:
+    """``text`` with each citation written in it whose every span was dropped marked where it
+    stands (the list of citations only holds verified ones; the text must not look verified)."""
+    bad = {(c.path, c.start, c.end) for c in dropped}
+    if not bad:
+        return text
+    cuts: list[int] = []
+    for m in _scan(text):
+        if all((c.path, c.start, c.end) in bad for c in m.citations):
+            end = m.end + (1 if text[m.end : m.end + 1] == "`" and m.prose else 0)
+            if not text.startswith(UNVERIFIED, end):
+                cuts.append(end)
+    for end in reversed(cuts):
+        text = text[:end] + UNVERIFIED + text[end:]
+    return text
+
+
 def _scan(text: str) -> Iterator[_Mention]:
     for m in _SCAN.finditer(text):
         if m["link"] is not None:

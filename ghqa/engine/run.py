@@ -11,8 +11,9 @@ from typing import Any, Protocol
 from ..reporter import Reporter
 from ..settings import Settings
 from .answer import Answer, Citation
+from .attach import attach_citations
 from .budget import Budget
-from .citations import parse_citations, verify_citations
+from .citations import mark_unverified, parse_citations, verify_citations
 from .models import Models
 from .trace import Trace
 from .workspace import FileNotReadable, Workspace
@@ -115,7 +116,18 @@ class Run:
     def finish(self, draft: Draft, strategy: str) -> Answer:
         verified, dropped = self.verify([*draft.citations, *parse_citations(draft.text)])
         notes = list(draft.notes)
-        if not verified and draft.text.strip():
+        text = mark_unverified(draft.text, [d.citation for d in dropped])
+        if self.shown and draft.text.strip():
+            have = {c.label for c in verified}
+            attached, _ = self.verify(attach_citations(draft.text, self.shown, self.ws))
+            attached = [c for c in attached if c.label not in have]
+            if attached:
+                verified += attached
+                notes.append(
+                    f"{len(attached)} citation(s) attached to sentences that name code the "
+                    "model was shown"
+                )
+        elif not verified and draft.text.strip():
             verified, _ = self.verify(self.named_definitions(draft.text))
             if verified:
                 notes.append(
@@ -124,7 +136,7 @@ class Run:
                 )
         answer = Answer(
             question=self.question,
-            text=draft.text.strip(),
+            text=text.strip(),
             citations=verified,
             strategy=strategy,
             repo=self.repo,
