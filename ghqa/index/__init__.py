@@ -2,6 +2,7 @@
 
 from .build import build_index
 from .files import FileEntry
+from .lexical import ensure_lexical, lexical_search
 from .repoindex import RepoIndex
 from .store import INDEX_VERSION
 from .symbols import Reference, Symbol, extract
@@ -13,5 +14,7 @@ __all__ = [
     "RepoIndex",
     "Symbol",
     "build_index",
+    "ensure_lexical",
     "extract",
+    "lexical_search",
 ]

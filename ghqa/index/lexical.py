@@ -64,10 +64,8 @@ _BODY_WORDS = 300
 _BODY_REPEATS = 3
 #: The words of a body are counted among its first this many.
 _BODY_SCAN = 4 * _BODY_WORDS
-#: At most this many lines are looked at above a definition for its comment, and this many
-#: blank lines may separate them.
+#: At most this many lines of a comment above a definition, or of a docstring, are read.
 _DOC_LINES = 80
-_DOC_GAP = 0
 #: At most this many terms of a question are searched for.
 _QUERY_TERMS = 40
 
@@ -95,9 +93,10 @@ def lexical_search(
     """The definitions of the index's live files that best match the words of ``query`` (a
     question in plain words, identifiers welcome), best first, each with its bm25 score
     (positive, higher is better). Builds the lexical documents of the snapshot first if needed
-    (see :func:`ensure_lexical`). Never fails on the text of ``query``."""
+    (see :func:`ensure_lexical`). Never fails on the text of ``query``; raises IndexingError
+    when the documents cannot be written."""
     terms = query_terms(query)
-    if not terms or limit <= 0 or not fts5_available():
+    if not terms or limit <= 0 or not fts5_available():  # without FTS5, nothing is built
         return []
     ensure_lexical(index, read)
     match = " OR ".join(f'"{t}"' for t in terms)
@@ -111,7 +110,7 @@ def ensure_lexical(index: RepoIndex, read: Reader) -> int:
     before the write transaction, and only blobs still missing inside it are written, so two
     processes doing this at once add each blob once."""
     db = index.store.db
-    if _complete(db, index.snapshot):
+    if not fts5_available() or _complete(db, index.snapshot):
         return 0
     try:
         for statement in _TABLES:  # a no-op once they exist
@@ -237,10 +236,10 @@ def _body(lines: Sequence[str], start: int, end: int) -> str:
         words += itertools.chain.from_iterable(map(_body_words, _WORD.findall(text)))
         i += 32
     counts = Counter(words[:_BODY_SCAN])
-    capped = itertools.chain.from_iterable(
-        itertools.repeat(w, min(n, _BODY_REPEATS)) for w, n in counts.items()
-    )
-    return " ".join(itertools.islice(capped, _BODY_WORDS))
+    for w, n in counts.items():
+        if n > _BODY_REPEATS:
+            counts[w] = _BODY_REPEATS
+    return " ".join(itertools.islice(counts.elements(), _BODY_WORDS))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -249,15 +248,13 @@ def _body_words(token: str) -> tuple[str, ...]:
 
 
 def _leading_comment(lines: Sequence[str], i: int, hash_comments: bool) -> list[str]:
-    """The comment block that ends right above line ``i`` (decorators skipped): one ``/* */``
-    block, or a run of ``//`` (``#`` in Python) lines. A ``*/`` that closes a comment after
-    code (a field's trailing comment) is not this definition's."""
+    """The comment block that ends on the line right above line ``i`` (decorators skipped): one
+    ``/* */`` block, or a run of ``//`` (``#`` in Python) lines. A blank line in between means
+    the comment is about something else (a section, ``#endif /* CONFIG_X */``, a licence), as
+    does a ``*/`` closing a comment that follows code (a field's trailing comment)."""
     j = i - 1
     while hash_comments and j >= 0 and lines[j].lstrip().startswith("@"):
         j -= 1
-    gap = 0
-    while j >= 0 and not lines[j].strip() and gap < _DOC_GAP:
-        j, gap = j - 1, gap + 1
     if j < 0:
         return []
     last = lines[j].strip()
