@@ -96,7 +96,7 @@ def answer_chunked(run: Run, notes_in: list[str] | None = None) -> Draft:
     messages = [
         {
             "role": "system",
-            "content": prompts.ANSWER_SYSTEM.format(repo=run.label, commit=run.commit[:12]),
+            "content": run.answer_system(),
         },
         {
             "role": "user",

@@ -35,7 +35,7 @@ def ask_with_context(run: Run, context: str, parent: int | None = None) -> Draft
     messages = [
         {
             "role": "system",
-            "content": prompts.ANSWER_SYSTEM.format(repo=run.label, commit=run.commit[:12]),
+            "content": run.answer_system(),
         },
         {
             "role": "user",

@@ -25,6 +25,8 @@ from .trace import Trace
 from .workspace import Workspace
 
 RESPONSES_FILE = "responses-v1.sqlite"
+#: A small model sees the line number of every this many lines (numbers cost it time).
+SMALL_MODEL_NUMBER_EVERY = 5
 #: Longer questions are refused: code belongs in the repository, not in the question.
 MAX_QUESTION_CHARS = 20_000
 
@@ -135,9 +137,12 @@ def opened_run(
     try:
         models = Models(settings, budget, cache, trace, reporter, dry_run=dry_run)
         spec = index.checkout.spec
+        ws = Workspace(index)
+        if small_model:
+            ws.number_every = SMALL_MODEL_NUMBER_EVERY
         yield Run(
             question=question,
-            ws=Workspace(index),
+            ws=ws,
             settings=settings,
             models=models,
             budget=budget,

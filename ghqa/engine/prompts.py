@@ -7,9 +7,16 @@ Back every claim about the code with a citation written as `path:start-end` (for
 `kernel/sched/fair.c:259-284`), using the exact line numbers of the code you saw. Cite the \
 narrowest span that shows the point. Never cite lines you have not seen."""
 
+#: How excerpts carry their line numbers: every line, or every few lines (a small model).
+EVERY_LINE = "each line prefixed with its line number"
+SPARSE_LINES = (
+    "every fifth line (and the first and last line of each excerpt) prefixed with its line "
+    "number; count from the nearest number"
+)
+
 ANSWER_SYSTEM = f"""\
 You answer questions about the code of {{repo}} at commit {{commit}}. You are given excerpts \
-of the code, each line prefixed with its line number.
+of the code, {{numbering}}.
 Answer in Markdown: lead with the direct answer, then explain how the code does it, briefly and \
 precisely. Mention function and variable names in backticks.
 {CITE_RULES}

@@ -33,12 +33,10 @@ class Route:
     @property
     def summary(self) -> str:
         """The plan in a few words, for the footer and ``-v``."""
-        parts = [self.strategy]
-        if self.context_tokens is not None:
-            parts.append(f"~{self.context_tokens:,} tokens of code")
-        if self.estimate is not None:
-            parts.append(f"est. {self.estimate:.0f}s")
-        return ", ".join(parts)
+        if self.estimate is None:
+            return self.strategy
+        code = f", ~{self.context_tokens:,} tokens of code" if self.context_tokens else ""
+        return f"{self.strategy}{code}, est. {self.estimate:.0f}s"
 
 
 def reply_tokens(run: Run) -> int:

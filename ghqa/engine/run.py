@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from ..reporter import Reporter
 from ..settings import Settings
+from . import prompts
 from .answer import Answer, Citation
 from .attach import attach_citations
 from .budget import Budget
@@ -76,6 +77,13 @@ class Run:
     def __post_init__(self) -> None:
         if not self.context_budget:
             self.context_budget = self.settings.context_tokens
+
+    def answer_system(self) -> str:
+        """The system prompt of a call that answers from excerpts of the code."""
+        numbering = prompts.EVERY_LINE if self.ws.number_every == 1 else prompts.SPARSE_LINES
+        return prompts.ANSWER_SYSTEM.format(
+            repo=self.label, commit=self.commit[:12], numbering=numbering
+        )
 
     def show(self, spans: Iterable[tuple[str, int, int]]) -> None:
         """Record that the lines of ``spans`` (path, start, end) go into a model's prompt."""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import IndexingError
 from ..index import FileEntry, RepoIndex, Symbol
 from ..index.symbols import CALLABLE_KINDS, CONTAINER_KINDS
 from .models import estimate_tokens
@@ -46,6 +47,9 @@ class Workspace:
         self._lock = threading.Lock()
         #: Counts the tokens of a text for the model that reads it (an estimate by default).
         self.count: Callable[[str], int] = estimate_tokens
+        #: Every how many lines shown code carries its line number (and on a block's first and
+        #: last line): numbers are several tokens a line, which a slow model pays for.
+        self.number_every = 1
 
     @property
     def readable(self) -> list[str]:
@@ -103,8 +107,7 @@ class Workspace:
         if costs is None:
             lines = self.lines(path)
             width = len(str(len(lines)))
-            count = self.count
-            costs = [count(f"{n:>{width}}| {line}\n") for n, line in enumerate(lines, 1)]
+            costs = [self.count(self._line(n, line, width)) + 1 for n, line in enumerate(lines, 1)]
             with self._lock:
                 self._costs[path] = costs
         return costs
@@ -119,7 +122,10 @@ class Workspace:
             except FileNotReadable:
                 return None
 
-        found = lexical_search(self.index, read, question, limit)
+        try:
+            found = lexical_search(self.index, read, question, limit)
+        except IndexingError:
+            return []  # no room to store the lexical index: rank without it
         return [(s, score) for s, score in found if s.path in self.entries]
 
     def file_symbols(self, path: str) -> list[Symbol]:
@@ -152,7 +158,19 @@ class Workspace:
         start = max(1, start)
         end = len(lines) if end is None else min(end, len(lines))
         width = len(str(end))
-        return "\n".join(f"{n:>{width}}| {lines[n - 1]}" for n in range(start, end + 1))
+        if self.number_every == 1:
+            return "\n".join(f"{n:>{width}}| {lines[n - 1]}" for n in range(start, end + 1))
+        return "\n".join(
+            self._line(n, lines[n - 1], width, n in (start, end)) for n in range(start, end + 1)
+        )
+
+    def _line(self, n: int, line: str, width: int, numbered: bool = False) -> str:
+        """Line ``n`` as :meth:`numbered` shows it."""
+        if self.number_every == 1:
+            return f"{n:>{width}}| {line}"
+        if numbered or n % self.number_every == 0:
+            return f"{n}| {line}"
+        return f"  {line}"
 
     def grep(
         self, pattern: str | re.Pattern[str], paths: Iterable[str] | None = None, limit: int = 200
