@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..index import Symbol
 from ..index.symbols import CALLABLE_KINDS, CONTAINER_KINDS
@@ -81,6 +81,12 @@ def _specific(word: str) -> bool:
     return "_" in word or any(c.isdigit() for c in word) or word != word.lower()
 
 
+def _identifier(word: str) -> bool:
+    """Whether ``word`` can only be code (``exec_start``, ``rqClock``), not an acronym of prose
+    (``CPU``, ``EEVDF``)."""
+    return "_" in word or (word != word.lower() and word != word.upper())
+
+
 def _marked(word: str, question: str) -> bool:
     """Whether the question writes ``word`` as code: in backticks or as a call."""
     return (
@@ -120,7 +126,7 @@ def candidates(ws: Workspace, question: str) -> tuple[list[Span], list[str], lis
     for term in named_in(question, terms):
         defs = [d for d in ws.index.definitions(term) if d.path in ws.entries]
         if not defs:
-            if _specific(term):
+            if _identifier(term):
                 used.append(term)  # a local or a field of no indexed definition: its uses
             continue
         named.append(term)
@@ -128,7 +134,9 @@ def candidates(ws: Workspace, question: str) -> tuple[list[Span], list[str], lis
             spans.append(_definition_span(ws, d, 10.0, f"definition of {term}"))
             if d.kind in CALLABLE_KINDS or d.kind == "macro":
                 bodies.append(d)
-        if not any(d.kind in CALLABLE_KINDS or d.kind in CONTAINER_KINDS for d in defs):
+        if _identifier(term) and not any(
+            d.kind in CALLABLE_KINDS or d.kind in CONTAINER_KINDS for d in defs
+        ):
             used.append(term)
         for ref in ws.index.callers(term)[:12]:
             spans.append(Span(ref.path, max(1, ref.line - 2), ref.line + 2, 4.5, f"calls {term}"))
@@ -144,6 +152,26 @@ def candidates(ws: Workspace, question: str) -> tuple[list[Span], list[str], lis
     if words:
         _add_fuzzy(ws, words, spans, weight=0.5 if named else 1.0)
     return spans, terms, named
+
+
+#: The best lexical matches count as strong spans (they are definitions, not stray lines).
+LEXICAL_STRONG = 5
+#: The functions around the best few lexical matches (what they call, who calls them) count.
+LEXICAL_GRAPH = 3
+
+
+def _add_neighbours(ws: Workspace, sym: Symbol, spans: list[Span], score: float) -> None:
+    """The functions ``sym`` calls and the call sites of ``sym``, at ``score``."""
+    seen: set[str] = {sym.name}
+    for ref in ws.index.callees(sym.name)[:12]:
+        if ref.name in seen:
+            continue
+        seen.add(ref.name)
+        for d in ws.index.definitions(ref.name)[:1]:
+            if d.kind in CALLABLE_KINDS and d.path in ws.entries:
+                spans.append(_definition_span(ws, d, score, f"called by {sym.name}"))
+    for ref in ws.index.callers(sym.name)[:6]:
+        spans.append(Span(ref.path, max(1, ref.line - 2), ref.line + 2, score, f"calls {sym.name}"))
 
 
 #: A caller shorter than this is shown whole.
@@ -204,8 +232,14 @@ def _add_lexical(ws: Workspace, question: str, spans: list[Span], weight: float)
         return
     top = found[0][1]
     for rank, (sym, score) in enumerate(found):
-        strength = weight * (score / top) * (1.0 if rank < 3 else 0.8)
+        strength = weight * score / top + (STRONG if rank < LEXICAL_STRONG else 0.0)
         spans.append(_definition_span(ws, sym, strength, "matches the question's words"))
+        if rank < LEXICAL_GRAPH and sym.kind in CALLABLE_KINDS:
+            _add_neighbours(ws, sym, spans, strength / 2)
+        if rank < LEXICAL_STRONG and sym.kind not in CALLABLE_KINDS:
+            for other in ws.index.definitions(sym.name)[1:3]:  # its declarations elsewhere
+                if other.path in ws.entries and (other.path, other.line) != (sym.path, sym.line):
+                    spans.append(_definition_span(ws, other, strength / 2, f"declares {sym.name}"))
 
 
 def _add_callees(ws: Workspace, bodies: list[Symbol], spans: list[Span]) -> list[Symbol]:
@@ -246,8 +280,8 @@ def _add_used_names(ws: Workspace, bodies: list[Symbol], spans: list[Span], scor
             seen.add(word)
             for d in ws.index.definitions(word)[:2]:
                 if d.kind in _TYPE_KINDS and d.path in ws.entries:
-                    end = min(d.end_line, d.line + 40)
-                    spans.append(Span(d.path, d.line, end, score, f"used by {body.name}"))
+                    span = _definition_span(ws, d, score, f"used by {body.name}")
+                    spans.append(replace(span, end=min(span.end, d.line + 40)))
 
 
 def _add_fuzzy(ws: Workspace, terms: list[str], spans: list[Span], weight: float) -> None:
