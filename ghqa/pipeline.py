@@ -20,6 +20,7 @@ from .settings import Settings
 # the commands that only fetch and index (``ghqa symbols``, ...) do not pay for it.
 if TYPE_CHECKING:
     from .engine import Answer
+    from .engine.run import Pace
     from .local import LocalServer
 
 
@@ -93,7 +94,7 @@ def answerer(settings: Settings, reporter: Reporter = null_reporter) -> Iterator
 
     with contextlib.ExitStack() as stack:
         try:
-            served, small, local = stack.enter_context(model_server(settings, reporter))
+            model = stack.enter_context(model_server(settings, reporter))
         except NoModel as exc:
             reason = str(exc)
 
@@ -111,10 +112,11 @@ def answerer(settings: Settings, reporter: Reporter = null_reporter) -> Iterator
             trace = trace_path or default_trace_path(settings, question)
             try:
                 return answer_question(
-                    index, question, served, reporter, trace, small_model=small, web_url=web_url
-                )
+                    index, question, model.settings, reporter, trace, model.small, web_url,
+                    pace=model.pace, count=model.count_tokens,
+                )  # fmt: skip
             except EngineError as exc:
-                stopped = local_stopped(local)
+                stopped = local_stopped(model.local)
                 if stopped is None:
                     raise
                 raise EngineError(stopped) from exc
@@ -137,11 +139,14 @@ class NoModel(NeedsKeyError):
 
 class ModelInUse(NamedTuple):
     """What a block asks its questions with: the settings to reach the model, whether it is
-    the small local one, and the local model's server (None for a configured one)."""
+    the small local one, the local model's server (None for a configured one), its speed on
+    this machine and its tokenizer's counter (None where unknown)."""
 
     settings: Settings
     small: bool
     local: LocalServer | None
+    pace: Pace | None = None
+    count_tokens: Callable[[str], int] | None = None
 
 
 @contextlib.contextmanager
@@ -160,6 +165,9 @@ def model_server(settings: Settings, reporter: Reporter) -> Iterator[ModelInUse]
             "no model configured: set OPENAI_API_KEY (or GHQA_BASE_URL), "
             f"or install the local model: {missing}"
         )
+    from .engine.tokens import local_tokenizer
+    from .local.speed import local_speed
+
     server = start_local(settings, reporter)
     try:
         served = dataclasses.replace(
@@ -169,7 +177,14 @@ def model_server(settings: Settings, reporter: Reporter) -> Iterator[ModelInUse]
             model=server.model_alias,
             sub_model=server.model_alias,
         )
-        yield ModelInUse(served, True, server)
+        try:
+            pace: Pace | None = local_speed(server, settings, reporter)
+        except EngineError as exc:  # plans are then not fitted to the time limit
+            reporter("local", f"the model's speed is unknown: {exc}")
+            pace = None
+        tokenizer = local_tokenizer(settings)
+        count = tokenizer.count if tokenizer is not None else None
+        yield ModelInUse(served, True, server, pace, count)
     finally:
         server.stop()
 

@@ -438,6 +438,6 @@ def gather(ws: Workspace, question: str, budget_tokens: int, hints: float = HINT
     facts = index_facts(ws, named)
     facts_tokens = ws.count(facts) if facts else 0
     text, chosen, used = pack(ws, spans, budget_tokens - facts_tokens, hints)
-    if facts:
-        text = f"{facts}\n\n{text}" if text else facts
+    if facts:  # last, next to the question: a small model heeds the end of its prompt
+        text = f"{text}\n\n{facts}" if text else facts
     return Context(text, chosen, used + facts_tokens, relevant, terms, named)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import QuestionError
@@ -20,7 +20,7 @@ from .direct import answer_direct
 from .models import Models
 from .rlm import ProtocolFailure, answer_rlm
 from .router import route
-from .run import Draft, Run
+from .run import Draft, Pace, Run
 from .trace import Trace
 from .workspace import Workspace
 
@@ -64,18 +64,25 @@ def answer_question(
     small_model: bool = False,
     web_url: str | None = None,
     dry_run: bool = False,
+    pace: Pace | None = None,
+    count: Callable[[str], int] | None = None,
 ) -> Answer:
     """Answer ``question`` about the checkout behind ``index``, within the settings' budgets.
 
     ``small_model`` says the model is too small to drive the REPL well (the local one);
     ``web_url`` is where citations link to, when not the repository spec's own web page (a
     local checkout of a GitHub repository). A ``dry_run`` stops at the first model call: the
-    answer is empty and partial, and its ``shown`` says what the model would have read."""
+    answer is empty and partial, and its ``shown`` says what the model would have read.
+    ``pace`` is the model's speed on this machine (plans are fitted to the time limit) and
+    ``count`` its tokenizer's count (code is fitted to the token budget), where known."""
     settings.check()
     question = check_question(question)
     with opened_run(
         index, question, settings, reporter, trace_path, web_url, small_model, dry_run
     ) as run:
+        run.pace = pace
+        if count is not None:
+            run.ws.count = count
         trace, models, spec = run.trace, run.models, index.checkout.spec
         trace.event(
             "question",

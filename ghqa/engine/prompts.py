@@ -23,11 +23,11 @@ precisely. Mention function and variable names in backticks.
 If the excerpts do not hold the answer, say what is missing instead of guessing."""
 
 DIRECT_USER = """\
-Question: {question}
-
 Code from {repo}:
 
-{context}"""
+{context}
+
+Question: {question}"""
 
 MAP_SYSTEM = """\
 You read one part of a repository to help answer a question about it. Report only facts in \

@@ -11,6 +11,7 @@ Only the code sent differs from the ``direct`` strategy: the answer goes through
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from ..engine import Answer
@@ -81,6 +82,7 @@ def answer_baseline(
     reporter: Reporter = null_reporter,
     trace_path: Path | None = None,
     dry_run: bool = False,
+    count: Callable[[str], int] | None = None,
 ) -> Answer:
     """Answer ``question`` with the ``whole`` or ``grep`` baseline, in one model call (none
     in a ``dry_run``)."""
@@ -88,6 +90,8 @@ def answer_baseline(
         raise ValueError(f"unknown baseline {kind!r}")
     with opened_run(index, question, settings, reporter, trace_path, dry_run=dry_run) as run:
         ws = run.ws
+        if count is not None:
+            ws.count = count
         if kind == "whole":
             context, spans, used, total = whole_context(ws, settings.context_tokens)
             note = f"whole: sent ~{used:,} of ~{total:,} tokens of code"

@@ -20,6 +20,7 @@ from ..engine import Answer, answer_question
 from ..engine.budget import Budget, Limits
 from ..engine.cache import ResponseCache
 from ..engine.models import Models
+from ..engine.run import Pace
 from ..engine.trace import Trace
 from ..errors import GhqaError
 from ..fetch import Checkout
@@ -144,14 +145,17 @@ def run_eval(
             todo=len(todo),
         )
         if todo:
-            with model_server(settings, reporter) as (served, small, local):
-                served = dataclasses.replace(served, cache=_response_mode(served.cache))
+            with model_server(settings, reporter) as in_use:
+                served = dataclasses.replace(in_use.settings, cache=_response_mode(settings.cache))
+                small = in_use.small
 
                 def answer(job: Job) -> AnswerRecord:
                     co = checkouts[job.question.paths]
                     trace = _trace_path(served, qset.name, job)
-                    record = answer_job(job, co, served, small, trace)
-                    if record.failed and (stopped := local_stopped(local)) is not None:
+                    record = answer_job(
+                        job, co, served, small, trace, pace=in_use.pace, count=in_use.count_tokens
+                    )
+                    if record.failed and (stopped := local_stopped(in_use.local)) is not None:
                         record = dataclasses.replace(record, error=stopped)
                     return record
 
@@ -187,10 +191,16 @@ def _run_dry(
     """Every job up to its first model call, with the budgets of the model that would answer
     (the local one's when no key or server is set); nothing is cached."""
     small = not (settings.api_key or settings.base_url)
+    count = None
     if small:
+        from ..engine.tokens import local_tokenizer
+
         settings = local_settings(settings)
+        tokenizer = local_tokenizer(settings)
+        count = tokenizer.count if tokenizer is not None else None
     for n, job in enumerate(jobs, 1):
-        record = answer_job(job, checkouts[job.question.paths], settings, small, dry_run=True)
+        co = checkouts[job.question.paths]
+        record = answer_job(job, co, settings, small, dry_run=True, count=count)
         records[job] = record
         reporter("eval", f"[{n}/{len(jobs)}] {_summary(job, record)}")
 
@@ -268,6 +278,8 @@ def answer_job(
     small: bool,
     trace: Path | None = None,
     dry_run: bool = False,
+    pace: Pace | None = None,
+    count: Callable[[str], int] | None = None,
 ) -> AnswerRecord:
     """Answer and grade one job; an exception becomes a failed record, not a crash. A
     ``dry_run`` stops before the first model call."""
@@ -278,13 +290,15 @@ def answer_job(
         try:
             if job.strategy in BASELINES:
                 answer = answer_baseline(
-                    job.strategy, index, q.question, settings, trace_path=trace, dry_run=dry_run
-                )
+                    job.strategy, index, q.question, settings, trace_path=trace,
+                    dry_run=dry_run, count=count,
+                )  # fmt: skip
             else:
                 chosen = dataclasses.replace(settings, strategy=job.strategy)
                 answer = answer_question(
-                    index, q.question, chosen, trace_path=trace, small_model=small, dry_run=dry_run
-                )
+                    index, q.question, chosen, trace_path=trace, small_model=small,
+                    dry_run=dry_run, pace=pace, count=count,
+                )  # fmt: skip
         finally:
             index.close()
     except Exception as exc:
