@@ -68,6 +68,19 @@ def _message_text(messages: Any) -> str:
     return "".join(parts)
 
 
+def _usage(body: dict[str, Any], reply: Reply) -> tuple[int, int]:
+    """The prompt and completion tokens a reply reports: the scripted ones, or about four
+    characters a token of the request's messages and of the reply."""
+    prompt = reply.prompt_tokens
+    if prompt is None:
+        prompt = len(_message_text(body.get("messages"))) // 4 + 1
+    completion = reply.completion_tokens
+    if completion is None:
+        arguments = "".join(str(c.get("arguments", "")) for c in reply.tool_calls or [])
+        completion = len((reply.content or "") + arguments) // 4 + 1
+    return prompt, completion
+
+
 def _pieces(text: str, count: int = 8) -> list[str]:
     size = max(1, -(-len(text) // count))
     return [text[i : i + size] for i in range(0, len(text), size)]
@@ -110,11 +123,17 @@ class FakeOpenAI(LoopbackServer):
         models: Sequence[str] = ("fake-model",),
         supports_tools: bool = True,
         api_key: str | None = None,
+        prompt_tps: float | None = None,
+        decode_tps: float | None = None,
     ) -> None:
         super().__init__()
         self._responder: Responder | None = replies if callable(replies) else None
         self._script: deque[Reply | str] = deque() if callable(replies) else deque(replies or ())
         self.latency = latency
+        # A simulated model's speed: each reply also waits prompt_tokens / prompt_tps and
+        # (completion_tokens - 1) / decode_tps seconds (its usage's figures).
+        self.prompt_tps = prompt_tps
+        self.decode_tps = decode_tps
         self.models = list(models)
         self.supports_tools = supports_tools
         self.api_key = api_key
@@ -215,7 +234,7 @@ class _Handler(TrackedHandler):
                 message = "tools are not supported by this server"
                 return self._send_json(400, _error_body(400, message))
             reply = fake._next_reply(body, number)
-            if not fake.sleep(fake.latency + reply.delay):
+            if not fake.sleep(fake.latency + reply.delay + self._work_seconds(body, reply)):
                 self.close_connection = True
                 return None
             if reply.status >= 400:
@@ -239,13 +258,7 @@ class _Handler(TrackedHandler):
             }
             for call in reply.tool_calls or []
         ]
-        output = (reply.content or "") + "".join(c["function"]["arguments"] for c in calls)
-        prompt = reply.prompt_tokens
-        if prompt is None:
-            prompt = len(_message_text(body.get("messages"))) // 4 + 1
-        completion = reply.completion_tokens
-        if completion is None:
-            completion = len(output) // 4 + 1
+        prompt, completion = _usage(body, reply)
         usage = {"prompt_tokens": prompt, "completion_tokens": completion}
         usage["total_tokens"] = prompt + completion
         finish = reply.finish_reason or ("tool_calls" if calls else "stop")
@@ -276,6 +289,17 @@ class _Handler(TrackedHandler):
                 return self._cut(b"")
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
         self.wfile.write(b"0\r\n\r\n")
+
+    def _work_seconds(self, body: dict[str, Any], reply: Reply) -> float:
+        """The time the simulated model takes to read the prompt and write the reply."""
+        fake = self.server.fake
+        if reply.status >= 400 or reply.hang > 0 or reply.body is not None:
+            return 0.0
+        prompt, completion = _usage(body, reply)
+        seconds = prompt / fake.prompt_tps if fake.prompt_tps else 0.0
+        if fake.decode_tps:
+            seconds += max(completion - 1, 0) / fake.decode_tps
+        return seconds
 
     def _send_json(
         self, status: int, obj: Any, headers: dict[str, str] | None = None, drop: bool = False

@@ -4,6 +4,7 @@ Prompts are sized in tokens, and code is sent as numbered lines (``Workspace.num
 
     counter = local_tokenizer(settings) or estimated_counter("c")
     counter.count(prompt)                                 # tokens of any text
+    counter.count_lines(rendered)                         # per line, with its newline
     counter.count_numbered(lines, first=259, width=3)     # per line, as "259| code\\n"
 
 :class:`ModelTokenizer` reads the vocabulary of a GGUF file in this process (llama-cpp-python,
@@ -14,9 +15,9 @@ them) and counts each distinct pre-token once, which is many times faster than h
 line to llama.cpp.
 
 :class:`EstimatedCounter` needs nothing: digits, ``|`` and non-ASCII characters count a token
-each, other characters at a per-language ratio measured against the Qwen2.5 tokenizer on the
-numbered rendering of real code. Hosted models have other tokenizers; theirs are similar or
-more frugal on code (they keep up to three digits in a token), so the estimate errs high.
+each, other characters at a per-language ratio fitted to the Qwen2.5 tokenizer on numbered
+lines of real code. Hosted models have other tokenizers: OpenAI's keep up to three digits in a
+token, so for them line numbers are counted high.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class TokenCounter(Protocol):
 
     def count(self, text: str) -> int:
         """The tokens of ``text``; 0 for an empty text."""
+        ...
+
+    def count_lines(self, lines: Sequence[str]) -> list[int]:
+        """The tokens of each of ``lines`` followed by a newline, as in a text of them."""
         ...
 
     def count_numbered(
@@ -68,18 +73,19 @@ def prefix_tokens(number: int, width: int) -> int:
 # --- the estimate ----------------------------------------------------------------------------
 
 #: Characters per token for each language, digits, ``|`` and non-ASCII characters excepted
-#: (a token each). Measured with the Qwen2.5-Coder tokenizer on every line rendered as
-#: ``Workspace.numbered`` does (``"1234| code\n"``), over the files named in each comment.
+#: (a token each). Fitted to the Qwen2.5-Coder tokenizer's count of every line as a numbered
+#: listing shows it after its number (``" code\n"``), over the files named in each comment
+#: (``benchmarks/calibrate_tokens.py``).
 CHARS_PER_TOKEN: dict[str, float] = {
-    "c": 3.31,  # kernel/sched of Linux 6.12 (.c and .h, 1.57 MB)
-    "cpp": 3.52,  # llama.cpp's src/*.cpp (vendored by llama-cpp-python 0.3.36, 1.84 MB)
-    "python": 4.04,  # itsdangerous 2.2.0 and ghqa's own package (0.70 MB)
-    "java": 4.35,  # java.base/java/util/*.java of the JDK 25 sources (4.4 MB)
-    "javascript": 3.93,  # npm 10's lib/ (0.54 MB)
-    "typescript": 3.93,  # tests/fixtures/languages/{typescript,tsx} (2.4 kB)
-    "go": 3.40,  # git's contrib/persistent-https and tests/fixtures/languages/go (16 kB)
-    "rust": 3.68,  # tests/fixtures/languages/rust (1.4 kB)
-    "markdown": 3.86,  # ghqa's README and benchmark reports, two Node.js API pages (0.22 MB)
+    "c": 3.48,  # kernel/sched of Linux 6.12 (.c and .h, 1.57 MB)
+    "cpp": 3.62,  # llama.cpp's src/*.cpp (vendored by llama-cpp-python 0.3.36, 1.84 MB)
+    "python": 4.16,  # itsdangerous 2.2.0 and ghqa's own package (0.74 MB)
+    "java": 4.49,  # java.base/java/util/*.java of the JDK 25 sources (4.4 MB)
+    "javascript": 4.08,  # npm 11's lib/ (0.54 MB)
+    "typescript": 4.01,  # tests/fixtures/languages/{typescript,tsx} (2.4 kB)
+    "go": 3.52,  # git's contrib/persistent-https and tests/fixtures/languages/go (16 kB)
+    "rust": 3.74,  # tests/fixtures/languages/rust (1.4 kB)
+    "markdown": 3.98,  # ghqa's README and benchmark reports, two Node.js API pages (0.22 MB)
 }
 #: Languages without a measured ratio get the lowest one (C's): rather too many tokens than
 #: too few.
@@ -128,6 +134,9 @@ class EstimatedCounter:
         if not text:
             return 0
         return max(1, int(self._tokens(text) + 0.5))
+
+    def count_lines(self, lines: Sequence[str]) -> list[int]:
+        return [self.count(f"{line}\n") for line in lines]
 
     def count_numbered(
         self, lines: Sequence[str], first: int = 1, width: int | None = None
@@ -203,8 +212,11 @@ class ModelTokenizer:
         self.fast = fast and self.pre_tokenizer == "qwen2"
         #: Texts of tokens llama.cpp matches in plain text (Qwen's ``<tool_call>``).
         self.user_tokens = _user_defined_tokens(self._lib, self._vocab)
+        self._user_token = (
+            re.compile("|".join(map(re.escape, self.user_tokens))) if self.user_tokens else None
+        )
         self._piece_tokens: dict[str, int] = {}
-        self._line_tokens: dict[str, int] = {}
+        self._text_tokens: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"ModelTokenizer({str(self.path)!r})"
@@ -238,25 +250,30 @@ class ModelTokenizer:
     ) -> list[int]:
         width = numbered_width(first, len(lines)) if width is None else width
         if not self.fast:
-            return [
-                self.count(f"{n:>{width}}| {line}\n") for n, line in enumerate(lines, first)
-            ]
-        known = self._line_tokens
-        costs: list[int] = []
-        for n, line in enumerate(lines, first):
-            tokens = known.get(line)
-            if tokens is None:
-                tokens = self.count(f" {line}\n")
-                if len(known) >= _CACHE_LIMIT:
-                    known.clear()
-                known[line] = tokens
-            costs.append(prefix_tokens(n, width) + tokens)
-        return costs
+            return [self.count(f"{n:>{width}}| {line}\n") for n, line in enumerate(lines, first)]
+        return [
+            prefix_tokens(n, width) + self._remembered(f" {line}\n")
+            for n, line in enumerate(lines, first)
+        ]
+
+    def count_lines(self, lines: Sequence[str]) -> list[int]:
+        return [self._remembered(f"{line}\n") for line in lines]
+
+    def _remembered(self, text: str) -> int:
+        """:meth:`count`, remembered for the text (lines repeat: blank lines, braces)."""
+        known = self._text_tokens
+        tokens = known.get(text)
+        if tokens is None:
+            tokens = self.count(text)
+            if len(known) >= _CACHE_LIMIT:
+                known.clear()
+            known[text] = tokens
+        return tokens
 
     def _plain(self, text: str) -> bool:
         if _NOT_PLAIN.search(text) is not None:
             return False
-        return not ("<" in text and any(t in text for t in self.user_tokens))
+        return self._user_token is None or self._user_token.search(text) is None
 
     def _count_plain(self, text: str) -> int:
         pieces: Iterable[tuple[str, int]]

@@ -10,15 +10,20 @@ Qwen2.5-Coder Instruct (Q4_K_M GGUF) run by llama-cpp-python's OpenAI-compatible
 
 from __future__ import annotations
 
+from . import speed
 from .server import LocalServer, local_available, start_local
+from .speed import Speed, local_speed
 from .weights import MODELS, LocalModel, local_model, model_file
 
 __all__ = [
     "MODELS",
     "LocalModel",
     "LocalServer",
+    "Speed",
     "local_available",
     "local_model",
+    "local_speed",
     "model_file",
+    "speed",
     "start_local",
 ]
