@@ -106,15 +106,20 @@ def answerer(settings: Settings, reporter: Reporter = null_reporter) -> Iterator
             yield code_only
             return
 
+        pace = model.pace
+
         def answer(
             index: RepoIndex, question: str, trace_path: Path | None, web_url: str | None
         ) -> Answer:
+            nonlocal pace
             trace = trace_path or default_trace_path(settings, question)
             try:
-                return answer_question(
+                result = answer_question(
                     index, question, model.settings, reporter, trace, model.small, web_url,
-                    pace=model.pace, count=model.count_tokens,
+                    pace=pace, count=model.count_tokens,
                 )  # fmt: skip
+                pace = learn_pace(model, result) or pace
+                return result
             except EngineError as exc:
                 stopped = local_stopped(model.local)
                 if stopped is None:
@@ -122,6 +127,19 @@ def answerer(settings: Settings, reporter: Reporter = null_reporter) -> Iterator
                 raise EngineError(stopped) from exc
 
         yield answer
+
+
+def learn_pace(model: ModelInUse, answer: Answer) -> Pace | None:
+    """The local model's kept speed moved towards what a one-call answer took; None for a
+    configured model, a cached answer, or several calls (their times overlap)."""
+    usage = answer.usage
+    if model.local is None or usage.calls != 1 or usage.cached_calls:
+        return None
+    from .local.speed import record_call
+
+    return record_call(
+        model.local, model.settings, usage.prompt_tokens, usage.completion_tokens, usage.latency
+    )
 
 
 def local_stopped(local: LocalServer | None) -> str | None:

@@ -7,7 +7,7 @@ from . import prompts
 from .budget import BudgetExceeded
 from .chunks import Chunk, file_chunks
 from .context import STRONG, Span, candidates, pack
-from .router import TIME_SHARE, call_seconds
+from .router import call_seconds, time_allowed
 from .run import Draft, Run
 
 #: Size of one chunk, in tokens.
@@ -60,7 +60,7 @@ def chunk_room(run: Run, chunk_tokens: int) -> int:
     synthesis = call_seconds(run, SYNTH_CONTEXT_TOKENS)
     if per_chunk is None or synthesis is None:
         return min(room, MAX_CHUNKS)
-    allowed = limits.timeout * TIME_SHARE - run.budget.elapsed - synthesis
+    allowed = time_allowed(run) - run.budget.elapsed - synthesis
     return max(1, min(room, MAX_CHUNKS, int(allowed // per_chunk)))
 
 

@@ -351,17 +351,24 @@ def pack(
 def heading(ws: Workspace, span: Span) -> str:
     """A code block's heading: its lines, and the definition it starts or sits in."""
     head = f"### {span.path} (lines {span.start}-{span.end})"
-    for s in ws.file_symbols(span.path):
-        if s.line > span.start:
-            break
-        if s.line == span.start and s.kind not in ("field", "enumerator"):
-            return f"{head}: {s.kind} `{s.name}`"
     around = ws.enclosing(span.path, span.start)
-    if around is not None:
-        return (
-            f"{head}, inside {around.kind} `{around.name}` (lines {around.line}-{around.end_line})"
-        )
+    if around is not None and around.line < span.start and around.end_line >= span.end:
+        where = f"lines {around.line}-{around.end_line}"
+        return f"{head}, inside {around.kind} `{around.name}` ({where})"
+    defined = [
+        f"{s.kind} `{s.name}`"
+        for s in ws.file_symbols(span.path)
+        if span.start <= s.line <= span.end
+        and (s.kind in CALLABLE_KINDS or s.kind in _HEADED_KINDS)
+    ]
+    if defined:
+        more = f" and {len(defined) - 3} more" if len(defined) > 3 else ""
+        return f"{head}: {', '.join(defined[:3])}{more}"
     return head
+
+
+#: Definitions a code block's heading names (besides functions).
+_HEADED_KINDS = CONTAINER_KINDS | {"macro", "variable", "constant", "typedef"}
 
 
 #: Callers and callees listed per named symbol in the index block.

@@ -15,6 +15,8 @@ from .run import Run
 STRATEGIES = ("direct", "chunked", "rlm")
 #: A plan may take at most this share of the time limit (the rest is the margin).
 TIME_SHARE = 0.5
+#: What a small model's answer should take at most, in seconds.
+SMALL_MODEL_SECONDS = 80.0
 #: Tokens of a prompt beside its code: instructions, the question, headings.
 PROMPT_OVERHEAD = 400
 #: The reply length a plan is priced with (answers are usually shorter than the cap).
@@ -50,11 +52,18 @@ def call_seconds(run: Run, prompt_tokens: int) -> float | None:
     return run.pace.seconds(prompt_tokens + PROMPT_OVERHEAD, reply_tokens(run))
 
 
+def time_allowed(run: Run) -> float:
+    """Seconds a plan may take: a share of the time limit, and for a small model (which the
+    user waits for on a CPU) at most :data:`SMALL_MODEL_SECONDS`."""
+    allowed = run.budget.limits.timeout * TIME_SHARE
+    return min(allowed, SMALL_MODEL_SECONDS) if run.small_model else allowed
+
+
 def fitting_context(run: Run, budget: int) -> int:
-    """The largest code budget (at most ``budget``) whose single call fits the time share."""
+    """The largest code budget (at most ``budget``) whose single call fits the time allowed."""
     if run.pace is None:
         return budget
-    allowed = run.budget.limits.timeout * TIME_SHARE
+    allowed = time_allowed(run)
     low, high = 0, budget
     while low < high:  # the pace is monotonic in the prompt's length
         mid = (low + high + 1) // 2

@@ -148,13 +148,22 @@ def run_eval(
             with model_server(settings, reporter) as in_use:
                 served = dataclasses.replace(in_use.settings, cache=_response_mode(settings.cache))
                 small = in_use.small
+                pace = in_use.pace
 
                 def answer(job: Job) -> AnswerRecord:
+                    nonlocal pace
                     co = checkouts[job.question.paths]
                     trace = _trace_path(served, qset.name, job)
                     record = answer_job(
-                        job, co, served, small, trace, pace=in_use.pace, count=in_use.count_tokens
+                        job, co, served, small, trace, pace=pace, count=in_use.count_tokens
                     )
+                    if record.calls == 1 and in_use.local is not None:
+                        from ..local.speed import record_call
+
+                        pace = record_call(
+                            in_use.local, served, record.prompt_tokens,
+                            record.completion_tokens, record.seconds,
+                        ) or pace  # fmt: skip
                     if record.failed and (stopped := local_stopped(in_use.local)) is not None:
                         record = dataclasses.replace(record, error=stopped)
                     return record
