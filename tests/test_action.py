@@ -103,7 +103,7 @@ def test_an_allowed_user_gets_eyes_and_one_answer_with_permalinks(h: Harness) ->
     assert "how does calc_delta_fair avoid division?" in h.summary.read_text()
     assert f"answer-url={answer['html_url']}" in h.output.read_text()
     question = h.model.requests[0]["messages"][-1]["content"]
-    assert question.startswith("Question: how does calc_delta_fair avoid division?")
+    assert question.endswith("Question: how does calc_delta_fair avoid division?")
 
 
 @pytest.mark.parametrize(
@@ -231,4 +231,4 @@ def test_a_comment_may_name_another_repository_when_allowed(h: Harness, tmp_path
         in answer["body"]
     )
     sent = h.model.requests[0]["messages"][-1]["content"]
-    assert sent.startswith("Question: how does calc_delta_fair avoid division?")
+    assert sent.endswith("Question: how does calc_delta_fair avoid division?")
