@@ -93,10 +93,23 @@ def test_seconds_and_observed() -> None:
     assert s.seconds(1000, 41) == pytest.approx(6.25, rel=1e-3)
 
 
+def test_longer_contexts_are_slower() -> None:
+    """The i-th prompt token costs (1 + i / half_context); written tokens slow half as fast."""
+    s = Speed(prompt_tps=100.0, decode_tps=20.0, overhead=0.5, half_context=1000.0)
+    assert s.prompt_seconds(1000) == pytest.approx((1000 + 500) / 100)
+    assert s.prompt_seconds(4000) == pytest.approx((4000 + 8000) / 100)
+    # 40 tokens written over a mean context of 1020: each costs 1 + 1020 / 2000
+    assert s.decode_seconds(1000, 41) == pytest.approx(40 * 1.51 / 20)
+    assert s.seconds(1000, 41) == pytest.approx(0.5 + 15 + 40 * 1.51 / 20)
+    flat = Speed(100.0, 20.0, 0.5)
+    assert s.seconds(100, 1) > flat.seconds(100, 1)
+    assert s.observed(1000, 41, 1e9).half_context == 1000.0
+
+
 def test_solve_with_an_injected_clock() -> None:
     """Exact arithmetic: each call advances a fake clock by what the declared model needs."""
     now = [0.0]
-    declared = Speed(prompt_tps=200.0, decode_tps=25.0, overhead=0.3)
+    declared = Speed(prompt_tps=200.0, decode_tps=25.0, overhead=0.3, half_context=3000.0)
 
     def responder(body: dict[str, Any]) -> Reply:
         reply = counting(body)
@@ -109,7 +122,8 @@ def test_solve_with_an_injected_clock() -> None:
         FakeOpenAI(responder) as server,
         openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0) as client,
     ):
-        measured = measure_speed(client, "fake-model", clock=lambda: now[0])
+        measured = measure_speed(client, "fake-model", clock=lambda: now[0], half_context=3000)
+    assert measured.half_context == 3000
     assert measured.prompt_tps == pytest.approx(200.0, rel=1e-3)
     assert measured.decode_tps == pytest.approx(25.0, rel=1e-3)
     assert measured.overhead == pytest.approx(0.3, abs=1e-3)
@@ -301,14 +315,14 @@ def test_real_model_speed(tmp_path: Path) -> None:
         assert measured.prompt_tps > measured.decode_tps > 1, measured
         assert cached_speed(settings, speed_key(server)) == measured
         fair = SCHED_DATA
-        lines = (fair / "kernel" / "sched" / "fair.c").read_text().splitlines()[250:300]
+        lines = (fair / "kernel" / "sched" / "fair.c").read_text().splitlines()[250:290]
         prompt = "\n".join(f"{n}| {line}" for n, line in enumerate(lines, 251))
         with openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0) as client:
             start = time.monotonic()
             reply = client.chat.completions.create(
                 model=server.model_alias,
                 messages=[{"role": "user", "content": prompt + "\n\nWhat does __calc_delta do?"}],
-                max_tokens=32,
+                max_tokens=16,
                 temperature=0,
             )
             latency = time.monotonic() - start

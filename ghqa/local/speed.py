@@ -12,7 +12,9 @@ Measuring takes five short requests: a warm-up, a tiny prompt (twice) and a ~400
 each answered with one token (their difference is the prompt speed; the tiny one's remainder
 the fixed per-call cost), and a tiny prompt that writes 48 tokens (the generation speed). Each
 request starts with a new random word, so llama.cpp's reuse of the previous prompt's cached
-prefix cannot make a prompt look faster than it is.
+prefix cannot make a prompt look faster than it is. How a long context slows reading and
+writing down (attention reads all of it) is a constant per model, :data:`HALF_CONTEXT`: these
+requests are too short to show it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,22 +54,48 @@ _QWEN_END_TOKENS = (151643, 151645)
 OBSERVED_WEIGHT = 0.2
 #: How far one call may move the figures: latencies off by more are clipped to this factor.
 _MAX_SURPRISE = 4.0
+#: The context (tokens) at which reading a prompt token takes twice as long as at its start:
+#: attention reads the whole context, the rest does not (writing slows half as fast). Fitted
+#: to the time to first token of 400 to 12,000-token prompts of kernel/sched C (llama-cpp-python
+#: 0.3.36, 2 threads).
+HALF_CONTEXT: dict[str, float] = {"qwen2.5-coder-0.5b": 3500.0, "qwen2.5-coder-1.5b": 3000.0}
+DEFAULT_HALF_CONTEXT = 3000.0
 
 
 @dataclass(frozen=True)
 class Speed:
-    """A model server's speed: prompt tokens read and reply tokens written per second, and a
-    fixed cost per call (request handling, chat template, first sampling) in seconds."""
+    """A model server's speed: prompt tokens read and reply tokens written per second at the
+    start of the context, a fixed cost per call (request handling, chat template, first
+    sampling) in seconds, and the context at which reading a token takes twice as long
+    (``half_context``; writing takes twice as long at twice that; 0: no slowdown)."""
 
     prompt_tps: float
     decode_tps: float
     overhead: float = 0.0
+    half_context: float = 0.0
 
     def seconds(self, prompt_tokens: int, reply_tokens: int) -> float:
         """The expected latency of a call reading ``prompt_tokens`` and writing
         ``reply_tokens`` (the first reply token comes with the prompt)."""
-        decoded = max(reply_tokens - 1, 0)
-        return self.overhead + max(prompt_tokens, 0) / self.prompt_tps + decoded / self.decode_tps
+        return (
+            self.overhead
+            + self.prompt_seconds(prompt_tokens)
+            + self.decode_seconds(prompt_tokens, reply_tokens)
+        )
+
+    def prompt_seconds(self, prompt_tokens: int) -> float:
+        """The time to read ``prompt_tokens``: the i-th token costs (1 + i / half_context)."""
+        p = max(prompt_tokens, 0)
+        slow = p * p / (2 * self.half_context) if self.half_context > 0 else 0.0
+        return (p + slow) / self.prompt_tps
+
+    def decode_seconds(self, prompt_tokens: int, reply_tokens: int) -> float:
+        """The time to write ``reply_tokens`` after a prompt of ``prompt_tokens``, the first
+        excepted."""
+        n = max(reply_tokens - 1, 0)
+        middle = max(prompt_tokens, 0) + n / 2  # the mean context while writing
+        slow = middle / (2 * self.half_context) if self.half_context > 0 else 0.0
+        return n * (1 + slow) / self.decode_tps
 
     def observed(
         self,
@@ -84,7 +112,12 @@ class Speed:
             return self
         ratio = min(max(seconds / predicted, 1 / _MAX_SURPRISE), _MAX_SURPRISE)
         factor = 1 + weight * (ratio - 1)
-        return Speed(self.prompt_tps / factor, self.decode_tps / factor, self.overhead * factor)
+        return replace(
+            self,
+            prompt_tps=self.prompt_tps / factor,
+            decode_tps=self.decode_tps / factor,
+            overhead=self.overhead * factor,
+        )
 
 
 def measure_speed(
@@ -95,9 +128,12 @@ def measure_speed(
     clock: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
     timeout: float = 120.0,
+    half_context: float = 0.0,
 ) -> Speed:
     """Measure the speed of ``model`` behind ``client`` with five short requests (see the
-    module's docstring). EngineError if the server fails or answers without usage figures."""
+    module's docstring), given how it slows down with the context (``half_context``, which
+    the requests are too short to measure). EngineError if the server fails or answers
+    without usage figures."""
     rng = rng or random.Random()
     session = _word(rng)
 
@@ -131,7 +167,7 @@ def measure_speed(
     t_gen, p_gen, c_gen = call(
         f"Count from 1 to {GENERATED * 4}, separated by commas, and nothing else.", GENERATED
     )
-    return _solve(t_tiny, p_tiny, t_long, p_long, t_gen, p_gen, c_gen)
+    return _solve(t_tiny, p_tiny, t_long, p_long, t_gen, p_gen, c_gen, half_context)
 
 
 def _solve(
@@ -142,22 +178,25 @@ def _solve(
     t_gen: float,
     p_gen: int,
     c_gen: int,
+    half_context: float = 0.0,
 ) -> Speed:
     """The speed that explains three timed calls: two that write one token (a tiny and a long
-    prompt) and one that writes ``c_gen``. Cruder figures (whole calls divided by their
-    tokens) stand in where timing noise makes a difference meaningless."""
-    if p_long > p_tiny and t_long > t_tiny:
-        prompt_tps = (p_long - p_tiny) / (t_long - t_tiny)
+    prompt) and one that writes ``c_gen``, for a model slowing down as ``half_context`` says.
+    Cruder figures (whole calls divided by their tokens) stand in where timing noise makes a
+    difference meaningless."""
+    unit = Speed(1.0, 1.0, 0.0, half_context)  # costs in tokens read (or written) at the start
+    work_tiny, work_long = unit.prompt_seconds(p_tiny), unit.prompt_seconds(p_long)
+    if work_long > work_tiny and t_long > t_tiny:
+        prompt_tps = (work_long - work_tiny) / (t_long - t_tiny)
     else:
-        prompt_tps = p_long / max(t_long, 1e-6)
-    overhead = max(t_tiny - p_tiny / prompt_tps, 0.0)
-    decode_time = t_gen - overhead - p_gen / prompt_tps
-    decoded = max(c_gen - 1, 1)
-    if decode_time > 0:
-        decode_tps = decoded / decode_time
+        prompt_tps = work_long / max(t_long, 1e-6)
+    overhead = max(t_tiny - work_tiny / prompt_tps, 0.0)
+    decode_time = t_gen - overhead - unit.prompt_seconds(p_gen) / prompt_tps
+    if c_gen > 1 and decode_time > 0:
+        decode_tps = unit.decode_seconds(p_gen, c_gen) / decode_time
     else:
         decode_tps = max(c_gen, 1) / max(t_gen, 1e-6)
-    return Speed(round(prompt_tps, 2), round(decode_tps, 2), round(overhead, 4))
+    return Speed(round(prompt_tps, 2), round(decode_tps, 2), round(overhead, 4), half_context)
 
 
 def _word(rng: random.Random) -> str:
@@ -241,12 +280,16 @@ def _speed_of(entry: Any) -> Speed | None:
         return None
     try:
         speed = Speed(
-            float(entry["prompt_tps"]), float(entry["decode_tps"]), float(entry["overhead"])
+            float(entry["prompt_tps"]),
+            float(entry["decode_tps"]),
+            float(entry["overhead"]),
+            float(entry["half_context"]),
         )
     except (KeyError, TypeError, ValueError):
         return None
-    finite = all(0 < v < 1e9 for v in (speed.prompt_tps, speed.decode_tps))
-    return speed if finite and 0 <= speed.overhead < 1e6 else None
+    rates = all(0 < v < 1e9 for v in (speed.prompt_tps, speed.decode_tps))
+    rest = 0 <= speed.overhead < 1e6 and 0 <= speed.half_context < 1e9
+    return speed if rates and rest else None
 
 
 def cached_speed(settings: Settings, key: dict[str, Any]) -> Speed | None:
@@ -294,7 +337,8 @@ def local_speed(
     client = openai.OpenAI(base_url=server.base_url, api_key="local", max_retries=0)
     try:
         start = time.monotonic()
-        speed = measure_speed(client, server.model_alias, extra_body=extra)
+        half = HALF_CONTEXT.get(server.model.name, DEFAULT_HALF_CONTEXT)
+        speed = measure_speed(client, server.model_alias, extra_body=extra, half_context=half)
     finally:
         client.close()
     store_speed(settings, key, speed)
