@@ -107,7 +107,9 @@ class Workspace:
         if costs is None:
             lines = self.lines(path)
             width = len(str(len(lines)))
-            costs = [self.count(self._line(n, line, width)) + 1 for n, line in enumerate(lines, 1)]
+            costs = [
+                self.count(self._line(n, line, width) + "\n") for n, line in enumerate(lines, 1)
+            ]
             with self._lock:
                 self._costs[path] = costs
         return costs
