@@ -225,3 +225,28 @@ def test_shards_answer_their_share_and_merge(setup: Any) -> None:
     (site / "docs/FAQ.md").write_text(merged)
     again = build_faq(config, settings, site)
     assert again.kept == list(QUESTIONS) and not again.changed
+
+
+def test_an_answer_with_a_citation_that_fails_is_not_published_as_ok(
+    sched_repo: Path, tmp_path: Path
+) -> None:
+    question = "Which function calls pick_eevdf?"
+    reply = f"`pick_next_entity` does ({FAIR}:5625), and so does {FAIR}:99990-99999."
+    site = tmp_path / "site"
+    site.mkdir()
+    config = site / "faq.yml"
+    config.write_text(
+        f"repository: file://{sched_repo}\npaths: [kernel/sched]\noutput: docs/FAQ.md\n"
+        f"strategy: direct\nquestions:\n  - {json.dumps(question)}\n"
+    )
+    with FakeOpenAI([reply]) as server:
+        settings = Settings.resolve(
+            {}, cache_dir=tmp_path / "cache", base_url=server.base_url, model="fake-model",
+            api_key="k", cache="off",
+        )  # fmt: skip
+        report = build_faq(load_config(config), settings, site)
+    text = (site / "docs/FAQ.md").read_text()
+    entry = parse_document(text)[question]
+    assert entry.status == "stale" and question in report.stale
+    assert f"{FAIR}:99990-99999 (unverified)" in text
+    assert "1 citation(s) could not be verified" in text

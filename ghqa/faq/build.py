@@ -349,7 +349,13 @@ def _answer(
     body = answer_markdown(answer)
     if answer.partial:
         body += f"\n\n*Partial answer: {answer.reason}.*"
-    return Entry(question, slug, f"{heading}\n\n{safe(body)}", ws.commit, spans, "ok")
+    status = "ok"
+    if answer.dropped:  # the text cites lines that are not there: not published as true
+        status = "stale"
+        report.stale.append(question)
+        labels = ", ".join(f"`{d.citation.label}`" for d in answer.dropped[:5])
+        body += f"\n\n*Stale: {len(answer.dropped)} citation(s) could not be verified ({labels}).*"
+    return Entry(question, slug, f"{heading}\n\n{safe(body)}", ws.commit, spans, status)
 
 
 def _safe(markdown: str, settings: Settings) -> str:
