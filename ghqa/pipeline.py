@@ -19,7 +19,7 @@ from .settings import Settings
 # The engine (and the model clients under it) is imported where a question is answered, so that
 # the commands that only fetch and index (``ghqa symbols``, ...) do not pay for it.
 if TYPE_CHECKING:
-    from .engine import Answer
+    from .engine import Answer, Usage
     from .engine.run import Pace
     from .local import LocalServer
 
@@ -118,7 +118,7 @@ def answerer(settings: Settings, reporter: Reporter = null_reporter) -> Iterator
                     index, question, model.settings, reporter, trace, model.small, web_url,
                     pace=pace, count=model.count_tokens,
                 )  # fmt: skip
-                pace = learn_pace(model, result) or pace
+                pace = learn_pace(model, result.usage, result.usage.latency) or pace
                 return result
             except EngineError as exc:
                 stopped = local_stopped(model.local)
@@ -129,16 +129,15 @@ def answerer(settings: Settings, reporter: Reporter = null_reporter) -> Iterator
         yield answer
 
 
-def learn_pace(model: ModelInUse, answer: Answer) -> Pace | None:
-    """The local model's kept speed moved towards what a one-call answer took; None for a
-    configured model, a cached answer, or several calls (their times overlap)."""
-    usage = answer.usage
+def learn_pace(model: ModelInUse, usage: Usage, seconds: float) -> Pace | None:
+    """The local model's kept speed moved towards what a one-call answer took (``seconds``);
+    None for a configured model, a cached answer, or several calls (their times overlap)."""
     if model.local is None or usage.calls != 1 or usage.cached_calls:
         return None
     from .local.speed import record_call
 
     return record_call(
-        model.local, model.settings, usage.prompt_tokens, usage.completion_tokens, usage.latency
+        model.local, model.settings, usage.prompt_tokens, usage.completion_tokens, seconds
     )
 
 

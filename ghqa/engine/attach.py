@@ -10,7 +10,7 @@ answer checkable.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from .answer import Citation
 from .citations import parse_citations
@@ -107,26 +107,24 @@ def _definition_shown(name: str, spans: list[Shown], ws: Workspace) -> Citation 
 def _use_shown(name: str, spans: list[Shown], ws: Workspace) -> Citation | None:
     """The first shown line that uses ``name`` as a word."""
     word = re.compile(rf"\b{re.escape(name)}\b")
-    for path, start, end in spans:
-        try:
-            lines = ws.lines(path)
-        except FileNotReadable:
-            continue
-        for n in range(start, min(end, len(lines)) + 1):
-            if word.search(lines[n - 1]):
-                return Citation(path, n, n)
-    return None
+    return _first_shown_line(spans, ws, lambda line: word.search(line) is not None)
 
 
 def _quoted_line(quote: str, spans: list[Shown], ws: Workspace) -> Citation | None:
     """The shown line that holds ``quote`` (whitespace-insensitive)."""
     wanted = " ".join(quote.split())
+    return _first_shown_line(spans, ws, lambda line: wanted in " ".join(line.split()))
+
+
+def _first_shown_line(
+    spans: list[Shown], ws: Workspace, wanted: Callable[[str], bool]
+) -> Citation | None:
     for path, start, end in spans:
         try:
             lines = ws.lines(path)
         except FileNotReadable:
             continue
         for n in range(start, min(end, len(lines)) + 1):
-            if wanted in " ".join(lines[n - 1].split()):
+            if wanted(lines[n - 1]):
                 return Citation(path, n, n)
     return None

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from ..index import Symbol
+from ..index.lexical import STOP_WORDS
 from ..index.symbols import CALLABLE_KINDS, CONTAINER_KINDS
 from .workspace import FileNotReadable, Workspace
 
@@ -26,17 +27,6 @@ HEADING_TOKENS = 24
 #: A definition longer than this is shown by its head only.
 MAX_SPAN_LINES = 160
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_STOP = frozenset(
-    """a about above after all also an and any are as at be been before being below between both
-    but by can could did do does doing done each either for from get gets got has have having how
-    i if in into is it its itself just like make makes many may me more most much must my need
-    no not now of off on once one only or other our out over own same should so some such than
-    that the their them then there these they this those through to too under up use used uses
-    using very via was way we were what when where which while who whom why will with within
-    would you your code file files function functions does work works explain tell show find
-    repository repo mean means called call calls defined define implemented implement happen
-    happens handle handles""".split()
-)
 _TYPE_KINDS = (
     frozenset({"macro", "constant", "typedef", "enumerator", "variable"}) | CONTAINER_KINDS
 )
@@ -71,7 +61,7 @@ def question_terms(question: str) -> list[str]:
     """Identifier-like words of the question, most specific first, without stop words."""
     seen: dict[str, None] = {}
     for word in _IDENT.findall(question):
-        if len(word) < 3 or word.lower() in _STOP:
+        if len(word) < 3 or word.lower() in STOP_WORDS:
             continue
         seen.setdefault(word, None)
     return sorted(seen, key=lambda w: (not _specific(w), -len(w)))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..engine import Answer, answer_question
+from ..engine import Answer, Usage, answer_question
 from ..engine.budget import Budget, Limits
 from ..engine.cache import ResponseCache
 from ..engine.models import Models
@@ -25,7 +25,7 @@ from ..engine.trace import Trace
 from ..errors import GhqaError
 from ..fetch import Checkout
 from ..index import build_index
-from ..pipeline import checkout, local_settings, local_stopped, model_server
+from ..pipeline import checkout, learn_pace, local_settings, local_stopped, model_server
 from ..reporter import Reporter, null_reporter
 from ..settings import Settings
 from .baselines import answer_baseline
@@ -112,20 +112,36 @@ def run_eval(
         for r in range(options.repeat)
     ]
     records: dict[Job, AnswerRecord] = {}
+    notes: list[str] = []
     if options.no_model:
         _run_dry(jobs, checkouts, settings, records, reporter)
-        jobs_done = [records[job] for job in jobs]
-        return EvalRun(
-            qset=qset,
-            strategies=options.strategies,
-            repeat=options.repeat,
-            model=model,
-            commits={q.id: checkouts[q.paths].commit for q in qset.questions},
-            records=jobs_done,
-            started=started,
-            seconds=round(time.monotonic() - clock, 3),
-            notes=["no model: answers stop before the first model call (context recall only)"],
-        )
+        notes.append("no model: answers stop before the first model call (context recall only)")
+    else:
+        _run_with_model(jobs, checkouts, settings, options, model, qset.name, records, reporter)
+    return EvalRun(
+        qset=qset,
+        strategies=options.strategies,
+        repeat=options.repeat,
+        model=model,
+        commits={q.id: checkouts[q.paths].commit for q in qset.questions},
+        records=[records[job] for job in jobs],
+        started=started,
+        seconds=round(time.monotonic() - clock, 3),
+        notes=notes,
+    )
+
+
+def _run_with_model(
+    jobs: list[Job],
+    checkouts: dict[tuple[str, ...], Checkout],
+    settings: Settings,
+    options: EvalOptions,
+    model: str,
+    name: str,
+    records: dict[Job, AnswerRecord],
+    reporter: Reporter,
+) -> None:
+    """Every job not in the evaluation cache, answered by the model and kept in the cache."""
     results = ResultCache(settings.cache_root / RESULTS_FILE, read=options.use_cache)
     try:
         todo: list[tuple[Job, str]] = []
@@ -153,17 +169,15 @@ def run_eval(
                 def answer(job: Job) -> AnswerRecord:
                     nonlocal pace
                     co = checkouts[job.question.paths]
-                    trace = _trace_path(served, qset.name, job)
+                    trace = _trace_path(served, name, job)
                     record = answer_job(
                         job, co, served, small, trace, pace=pace, count=in_use.count_tokens
                     )
-                    if record.calls == 1 and in_use.local is not None:
-                        from ..local.speed import record_call
-
-                        pace = record_call(
-                            in_use.local, served, record.prompt_tokens,
-                            record.completion_tokens, record.seconds,
-                        ) or pace  # fmt: skip
+                    usage = Usage(
+                        record.calls, record.cached_calls, record.prompt_tokens,
+                        record.completion_tokens,
+                    )  # fmt: skip
+                    pace = learn_pace(in_use, usage, record.seconds) or pace
                     if record.failed and (stopped := local_stopped(in_use.local)) is not None:
                         record = dataclasses.replace(record, error=stopped)
                     return record
@@ -178,16 +192,6 @@ def run_eval(
                 _run_all(todo, answer, done, min(workers, len(todo)))
     finally:
         results.close()
-    return EvalRun(
-        qset=qset,
-        strategies=options.strategies,
-        repeat=options.repeat,
-        model=model,
-        commits={q.id: checkouts[q.paths].commit for q in qset.questions},
-        records=[records[job] for job in jobs],
-        started=started,
-        seconds=round(time.monotonic() - clock, 3),
-    )
 
 
 def _run_dry(

@@ -74,7 +74,7 @@ _PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _HEX = re.compile(r"0[xX][0-9a-fA-F]+[uUlL]*")
 
 #: Words of a question that say nothing about which code it is about.
-_STOP = frozenset(
+STOP_WORDS = frozenset(
     """a about above after all also an and any are as at be been before being below between both
     but by can could did do does doing done each either for from get gets got has have having how
     i if in into is it its itself just like make makes many may me more most much must my need
@@ -83,7 +83,7 @@ _STOP = frozenset(
     using very via was way we were what when where which while who whom why will with within
     would you your code file files function functions explain tell show find repository repo
     mean means called call calls defined define definition implemented implement happen happens
-    handle handles every whether instead without""".split()
+    handle handles every whether instead without work works""".split()
 )
 
 
@@ -338,6 +338,6 @@ def query_terms(question: str) -> list[str]:
     seen: dict[str, None] = {}
     for token in _WORD.findall(question):
         for w in split_identifier(token):
-            if w not in _STOP:
+            if w not in STOP_WORDS:
                 seen.setdefault(w, None)
     return list(seen)[:_QUERY_TERMS]
