@@ -433,7 +433,7 @@ def gather(ws: Workspace, question: str, budget_tokens: int, hints: float = HINT
     strong = [s for s in spans if s.score >= STRONG]
     relevant = covered_tokens(ws, strong or spans)
     facts = index_facts(ws, named)
-    facts_tokens = ws.count(facts) if facts else 0
+    facts_tokens = ws.tokens(facts) if facts else 0
     text, chosen, used = pack(ws, spans, budget_tokens - facts_tokens, hints)
     if facts:  # last, next to the question: a small model heeds the end of its prompt
         text = f"{text}\n\n{facts}" if text else facts

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import IndexingError
 from ..index import FileEntry, RepoIndex, Symbol
 from ..index.symbols import CALLABLE_KINDS, CONTAINER_KINDS
-from .models import estimate_tokens
+from .tokens import estimated_counter
 
 #: Files larger than this are not read by the engine (their symbols are still listed).
 MAX_READ_BYTES = 4_000_000
@@ -45,8 +45,9 @@ class Workspace:
         self._symbols: dict[str, list[Symbol]] = {}
         self._costs: dict[str, list[int]] = {}
         self._lock = threading.Lock()
-        #: Counts the tokens of a text for the model that reads it (an estimate by default).
-        self.count: Callable[[str], int] = estimate_tokens
+        #: Counts the tokens of a text for the model that reads it: its tokenizer where there
+        #: is one, else (None) an estimate calibrated per language.
+        self.count: Callable[[str], int] | None = None
         #: Every how many lines shown code carries its line number (and on a block's first and
         #: last line): numbers are several tokens a line, which a slow model pays for.
         self.number_every = 1
@@ -107,12 +108,15 @@ class Workspace:
         if costs is None:
             lines = self.lines(path)
             width = len(str(len(lines)))
-            costs = [
-                self.count(self._line(n, line, width) + "\n") for n, line in enumerate(lines, 1)
-            ]
+            count = self.count or estimated_counter(self.entries[path].lang).count
+            costs = [count(self._line(n, line, width) + "\n") for n, line in enumerate(lines, 1)]
             with self._lock:
                 self._costs[path] = costs
         return costs
+
+    def tokens(self, text: str) -> int:
+        """The tokens of ``text`` (prose, or code of no one language) for the model."""
+        return (self.count or estimated_counter(None).count)(text)
 
     def lexical(self, question: str, limit: int = 30) -> list[tuple[Symbol, float]]:
         """Definitions of readable files ranked by the words they share with ``question``."""
