@@ -10,7 +10,7 @@ with line numbers so the model can cite ``path:start-end``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from ..index import Symbol
@@ -150,16 +150,24 @@ LEXICAL_STRONG = 5
 LEXICAL_GRAPH = 3
 
 
-def _add_neighbours(ws: Workspace, sym: Symbol, spans: list[Span], score: float) -> None:
-    """The functions ``sym`` calls and the call sites of ``sym``, at ``score``."""
-    seen: set[str] = {sym.name}
-    for ref in ws.index.callees(sym.name)[:12]:
+def _new_callees(
+    ws: Workspace, name: str, seen: set[str], limit: int | None = None
+) -> Iterator[Symbol]:
+    """The readable function definitions of what ``name`` calls (among its first ``limit``
+    calls), skipping and then adding to the names in ``seen``."""
+    for ref in ws.index.callees(name)[:limit]:
         if ref.name in seen:
             continue
         seen.add(ref.name)
         for d in ws.index.definitions(ref.name)[:1]:
             if d.kind in CALLABLE_KINDS and d.path in ws.entries:
-                spans.append(_definition_span(ws, d, score, f"called by {sym.name}"))
+                yield d
+
+
+def _add_neighbours(ws: Workspace, sym: Symbol, spans: list[Span], score: float) -> None:
+    """The functions ``sym`` calls and the call sites of ``sym``, at ``score``."""
+    for d in _new_callees(ws, sym.name, {sym.name}, limit=12):
+        spans.append(_definition_span(ws, d, score, f"called by {sym.name}"))
     for ref in ws.index.callers(sym.name)[:6]:
         spans.append(Span(ref.path, max(1, ref.line - 2), ref.line + 2, score, f"calls {sym.name}"))
 
@@ -240,14 +248,9 @@ def _add_callees(ws: Workspace, bodies: list[Symbol], spans: list[Span]) -> list
     for depth, score in ((1, 6.0), (2, 3.0)):
         following: list[Symbol] = []
         for body in level:
-            for ref in ws.index.callees(body.name):
-                if ref.name in seen:
-                    continue
-                seen.add(ref.name)
-                for d in ws.index.definitions(ref.name)[:1]:
-                    if d.kind in CALLABLE_KINDS and d.path in ws.entries:
-                        spans.append(_definition_span(ws, d, score, f"called by {body.name}"))
-                        following.append(d)
+            for d in _new_callees(ws, body.name, seen):
+                spans.append(_definition_span(ws, d, score, f"called by {body.name}"))
+                following.append(d)
         level = following[:12]
         if depth == 1:
             first = level
