@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ghqa.engine import Answer, answer_question
-from ghqa.engine.context import gather
+from ghqa.engine.context import Context, gather
 from ghqa.engine.router import SMALL_MODEL_SECONDS
 from ghqa.engine.trace import load_trace
 from ghqa.engine.workspace import Workspace
@@ -87,6 +87,51 @@ def test_a_question_in_words_reaches_the_symbol_through_the_lexical_index(
     wmult = next(s for s in ws.index.definitions("sched_prio_to_wmult"))
     assert any(s.path == wmult.path and s.start <= wmult.line <= s.end for s in ctx.spans)
     assert "Inverse (2^32/x) values of the sched_prio_to_weight[] array" in ctx.text
+
+
+def shows(ctx: Context, sym_name: str, ws: Workspace, path_end: str = "") -> bool:
+    """Whether the first line of a definition of ``sym_name`` is in the context's spans."""
+    spans = ctx.spans
+    return any(
+        s.path == d.path and s.start <= d.line <= s.end
+        for d in ws.index.definitions(sym_name)
+        if d.path.endswith(path_end)
+        for s in spans
+    )
+
+
+def test_a_function_named_by_an_older_name_is_found_by_its_words(ws: Workspace) -> None:
+    # find_busiest_group() is sched_balance_find_src_group() in 6.12; its comment says
+    # "the busiest group", and sched_balance_rq calls it at fair.c:11701.
+    question = "Which function calls find_busiest_group()?"
+    ctx = gather(ws, question, 4000, 0.0)
+    assert "sched_balance_find_src_group" in ctx.named
+    assert shows(ctx, "sched_balance_find_src_group", ws)
+    assert any(s.path == FAIR and s.start <= 11701 <= s.end for s in ctx.spans)
+    # A constant defined outside the scope gets no stand-in.
+    assert gather(ws, "What is SCHED_DEADLINE()?", 4000, 0.0).named == []
+
+
+def test_a_name_spelled_in_words_is_found(ws: Workspace) -> None:
+    # "the scheduler's ... tick" spells sched_tick (sched abbreviates scheduler); its comment
+    # says only "called by the timer code".
+    ctx = gather(ws, "What does the scheduler's periodic tick handler do on each CPU?", 4000, 0.0)
+    assert shows(ctx, "sched_tick", ws, "core.c")
+
+
+def test_a_file_named_in_words_brings_its_best_matches(ws: Workspace) -> None:
+    question = "How is the global load average (loadavg) computed from per-CPU runqueue state?"
+    ctx = gather(ws, question, 4000, 0.0)
+    assert shows(ctx, "calc_global_load", ws)
+    assert shows(ctx, "calc_global_load_tick", ws)
+
+
+def test_a_name_a_macro_pastes_together_is_found_at_the_macro(ws: Workspace) -> None:
+    # DEFINE_SCHED_CLASS(fair) defines fair_sched_class (fair.c:13570), which the index
+    # knows by the word the macro pastes in, "fair".
+    ctx = gather(ws, "Where is the fair_sched_class instance defined?", 4000, 0.0)
+    assert any(s.path == FAIR and s.start <= 13570 <= s.end for s in ctx.spans)
+    assert "DEFINE_SCHED_CLASS(fair) = {" in ctx.text
 
 
 def test_a_definition_comes_with_its_comment_and_sparse_line_numbers(ws: Workspace) -> None:

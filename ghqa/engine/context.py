@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import PurePosixPath
 
 from ..index import Symbol
-from ..index.lexical import STOP_WORDS
+from ..index.lexical import STOP_WORDS, query_terms, split_identifier
 from ..index.symbols import CALLABLE_KINDS, CONTAINER_KINDS
 from .workspace import FileNotReadable, Workspace
 
@@ -94,6 +95,7 @@ def _stems(word: str) -> list[str]:
     return out
 
 
+_ASKS_CALLERS = re.compile(r"\b(?:calls?|called|callers?|call sites?|invokes?|invoked)\b", re.I)
 _TYPE_WORD = re.compile(r"\b(?:struct|union|enum|class|type)\s+`?([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -113,39 +115,102 @@ def candidates(ws: Workspace, question: str) -> tuple[list[Span], list[str], lis
     named: list[str] = []
     bodies: list[Symbol] = []
     used: list[str] = []
+    # Call sites come before the callees' bodies when the question asks who calls.
+    site = 6.5 if _ASKS_CALLERS.search(question) else 4.5
     for term in named_in(question, terms):
         defs = [d for d in ws.index.definitions(term) if d.path in ws.entries]
+        defs = _pasted(ws, term) + defs
         if not defs:
             if _identifier(term):
                 used.append(term)  # a local or a field of no indexed definition: its uses
+            if _identifier(term) and _marked(term, question):  # a function it does not know
+                stand_in = _stand_in(ws, term)
+                if stand_in is not None and stand_in.name not in named:
+                    named.append(stand_in.name)
+                    _add_named(ws, stand_in.name, [stand_in], spans, bodies, 8.0, site)
             continue
         named.append(term)
-        for d in defs[:4]:
-            spans.append(_definition_span(ws, d, 10.0, f"definition of {term}"))
-            if d.kind in CALLABLE_KINDS or d.kind == "macro":
-                bodies.append(d)
+        _add_named(ws, term, defs, spans, bodies, 10.0, site)
         if _identifier(term) and not any(
             d.kind in CALLABLE_KINDS or d.kind in CONTAINER_KINDS for d in defs
         ):
             used.append(term)
-        for ref in ws.index.callers(term)[:12]:
-            spans.append(Span(ref.path, max(1, ref.line - 2), ref.line + 2, 4.5, f"calls {term}"))
-            around = ws.enclosing(ref.path, ref.line)
-            if around is not None and around.end_line - around.line < _CALLER_LINES:
-                spans.append(_definition_span(ws, around, 3.0, f"calls {term}"))
     called = _add_callees(ws, bodies, spans)
     _add_used_names(ws, bodies, spans, 4.0)
     _add_used_names(ws, called, spans, 3.0)
     _add_uses(ws, used, spans, 3.5 if named else 5.0)
     _add_lexical(ws, question, spans, weight=2.5 if named else 8.0)
+    _add_spelled(ws, question, named, spans)
     words = [t for t in terms if t not in named]
     if words:
         _add_fuzzy(ws, words, spans, weight=0.5 if named else 1.0)
     return spans, terms, named
 
 
+def _add_named(
+    ws: Workspace,
+    name: str,
+    defs: list[Symbol],
+    spans: list[Span],
+    bodies: list[Symbol],
+    score: float,
+    site: float,
+) -> None:
+    """The definitions of a symbol the question names (the bodies among them go to
+    ``bodies``), and its call sites (at ``site``), each with the function around it."""
+    for d in defs[:4]:
+        spans.append(_definition_span(ws, d, score, f"definition of {name}"))
+        if d.kind in CALLABLE_KINDS or d.kind == "macro":
+            bodies.append(d)
+    for ref in ws.index.callers(name)[:12]:
+        spans.append(Span(ref.path, max(1, ref.line - 2), ref.line + 2, site, f"calls {name}"))
+        around = ws.enclosing(ref.path, ref.line)
+        if around is not None and around.end_line - around.line < _CALLER_LINES:
+            spans.append(_definition_span(ws, around, 3.0, f"calls {name}"))
+
+
+def _pasted(ws: Workspace, name: str) -> list[Symbol]:
+    """Where a macro defines ``name`` by pasting a word into it, which the index knows by that
+    word: ``DEFINE_SCHED_CLASS(fair)`` defines ``fair_sched_class``."""
+    found: list[Symbol] = []
+    pieces = name.split("_")
+    for n in range(1, len(pieces)):
+        for word in ("_".join(pieces[:n]), "_".join(pieces[n:])):
+            if not word:
+                continue
+            definer = re.compile(rf"\b[A-Z0-9_]*DEFINE\w*\(\s*{re.escape(word)}\s*\)")
+            for sym in ws.index.symbols(name=word):
+                if sym.path not in ws.entries:
+                    continue
+                try:
+                    line = ws.lines(sym.path)[sym.line - 1]
+                except (FileNotReadable, IndexError):
+                    continue
+                if definer.search(line):
+                    found.append(sym)
+    return found
+
+
+def _stand_in(ws: Workspace, name: str) -> Symbol | None:
+    """The definition that best stands in for a name the index does not know (renamed, or
+    misremembered: ``find_busiest_group`` is ``sched_balance_find_src_group`` in later
+    kernels): the function or type whose name, comment and body hold every word of ``name``.
+    Constants (``SCHED_DEADLINE``) are left alone: they are defined outside the scope."""
+    words = split_identifier(name)[:-1]  # the last is the whole name
+    if len(words) < 2 or name.isupper():
+        return None
+    for sym, _ in ws.lexical(" ".join(words), limit=5, every=True):
+        if sym.kind in CALLABLE_KINDS or sym.kind in CONTAINER_KINDS:
+            return sym
+    return None
+
+
 #: The best lexical matches count as strong spans (they are definitions, not stray lines).
 LEXICAL_STRONG = 5
+#: The best lexical matches in a file the question names count as strong spans.
+LEXICAL_FILE = 5
+#: More files than this named by the question's words say nothing about where to look.
+_NAMED_FILES = 3
 #: The functions around the best few lexical matches (what they call, who calls them) count.
 LEXICAL_GRAPH = 3
 
@@ -224,11 +289,17 @@ def _add_uses(ws: Workspace, names: list[str], spans: list[Span], score: float) 
 
 def _add_lexical(ws: Workspace, question: str, spans: list[Span], weight: float) -> None:
     """Definitions whose names, comments and bodies share the most (and the rarest) words with
-    the question (bm25 over the index's lexical documents), scored by their rank."""
+    the question (bm25 over the index's lexical documents), scored by their rank; and the best
+    few of the files the question names in words ("the load average" is loadavg.c)."""
     found = ws.lexical(question)
     if not found:
         return
     top = found[0][1]
+    files = named_files(ws, question)
+    if files:
+        for sym, score in ws.lexical(question, LEXICAL_FILE, paths=files):
+            strength = weight * min(1.0, score / top) + STRONG
+            spans.append(_definition_span(ws, sym, strength, f"matches the question in {sym.path}"))
     for rank, (sym, score) in enumerate(found):
         strength = weight * score / top + (STRONG if rank < LEXICAL_STRONG else 0.0)
         spans.append(_definition_span(ws, sym, strength, "matches the question's words"))
@@ -238,6 +309,34 @@ def _add_lexical(ws: Workspace, question: str, spans: list[Span], weight: float)
             for other in ws.index.definitions(sym.name)[1:3]:  # its declarations elsewhere
                 if other.path in ws.entries and (other.path, other.line) != (sym.path, sym.line):
                     spans.append(_definition_span(ws, other, strength / 2, f"declares {sym.name}"))
+
+
+def _add_spelled(ws: Workspace, question: str, named: list[str], spans: list[Span]) -> None:
+    """Definitions the question names in words: every word of the name is a word of the
+    question, or an abbreviation of one ("the scheduler's tick" is ``sched_tick``)."""
+    words = {stem for token in _IDENT.findall(question) for w in split_identifier(token)
+             for stem in _stems(w)}  # fmt: skip
+    for sym in ws.spelled(words):
+        if sym.name not in named:
+            score = STRONG + 2.0 * (len(split_identifier(sym.name)) - 1)
+            spans.append(_definition_span(ws, sym, score, "named in words"))
+
+
+def named_files(ws: Workspace, question: str) -> list[str]:
+    """The files whose names are words of the question (``loadavg.c`` for "the global load
+    average (loadavg)", ``cpufreq_schedutil.c`` for "the schedutil governor"), when few are.
+    A file is named by its whole name, or by its last word when that is long enough to be
+    distinctive (``stop_task.c`` is not named by "task")."""
+    words = set(query_terms(question))
+    found = [path for path in ws.entries if words.intersection(_file_words(path))]
+    return found if len(found) <= _NAMED_FILES else []
+
+
+def _file_words(path: str) -> tuple[str, ...]:
+    stem = PurePosixPath(path).stem.lower()
+    parts = split_identifier(stem.replace("-", "_"))
+    last = parts[-2] if len(parts) > 1 else ""  # the whole name comes last
+    return (stem, last) if len(last) >= 6 else (stem,)
 
 
 def _add_callees(ws: Workspace, bodies: list[Symbol], spans: list[Span]) -> list[Symbol]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import IndexingError
 from ..index import FileEntry, RepoIndex, Symbol
+from ..index.lexical import split_identifier
 from ..index.symbols import CALLABLE_KINDS, CONTAINER_KINDS
 from .tokens import estimated_counter
 
@@ -45,6 +46,7 @@ class Workspace:
         self._symbols: dict[str, list[Symbol]] = {}
         self._costs: dict[str, list[int]] = {}
         self._lock = threading.Lock()
+        self._names: dict[tuple[str, ...], list[Symbol]] | None = None
         #: Counts the tokens of a text for the model that reads it: its tokenizer where there
         #: is one, else (None) an estimate calibrated per language.
         self.count: Callable[[str], int] | None = None
@@ -118,8 +120,11 @@ class Workspace:
         """The tokens of ``text`` (prose, or code of no one language) for the model."""
         return (self.count or estimated_counter(None).count)(text)
 
-    def lexical(self, question: str, limit: int = 30) -> list[tuple[Symbol, float]]:
-        """Definitions of readable files ranked by the words they share with ``question``."""
+    def lexical(
+        self, question: str, limit: int = 30, every: bool = False, paths: Sequence[str] = ()
+    ) -> list[tuple[Symbol, float]]:
+        """Definitions of readable files (of ``paths`` when given) ranked by the words they
+        share with ``question`` (with ``every``, only those that have all its words)."""
         from ..index.lexical import lexical_search
 
         def read(path: str) -> list[str] | None:
@@ -129,10 +134,28 @@ class Workspace:
                 return None
 
         try:
-            found = lexical_search(self.index, read, question, limit)
+            found = lexical_search(self.index, read, question, limit, every, paths)
         except IndexingError:
             return []  # no room to store the lexical index: rank without it
         return [(s, score) for s, score in found if s.path in self.entries]
+
+    def spelled(self, words: set[str]) -> list[Symbol]:
+        """Definitions of readable files with a name of two words or more, each of them one of
+        ``words`` (lowercase), or the start of one (an abbreviation: ``sched`` of "scheduler").
+        """
+        if self._names is None:
+            names: dict[tuple[str, ...], list[Symbol]] = {}
+            for s in self.index.symbols():
+                parts = split_identifier(s.name)[:-1]  # the whole name comes last
+                if len(parts) >= 2 and s.path in self.entries and not s.name.endswith("_H"):
+                    names.setdefault(parts, []).append(s)
+            self._names = names
+        return [
+            s
+            for parts, found in self._names.items()
+            if all(_spells(part, words) for part in parts)
+            for s in found
+        ]
 
     def file_symbols(self, path: str) -> list[Symbol]:
         """The definitions in ``path``, in line order (cached)."""
@@ -200,3 +223,11 @@ class Workspace:
         """An estimate of the tokens in ``paths`` (all readable files by default)."""
         chosen = self.readable if paths is None else list(paths)
         return sum(self.entries[p].size for p in chosen if p in self.entries) // 4
+
+
+def _spells(part: str, words: set[str]) -> bool:
+    """Whether the word ``part`` of a name is one of ``words`` or abbreviates one."""
+    return part in words or (
+        len(part) >= 3 and any(w.startswith(part) or (len(w) >= 4 and part.startswith(w))
+                               for w in words)
+    )  # fmt: skip

@@ -46,7 +46,7 @@ _SEARCH = f"""SELECT f.path, s.line, s.end_line, s.name, s.kind, s.scope,
     -bm25(lexical_docs, {", ".join(map(str, _WEIGHTS))}) AS score
 FROM lexical_docs JOIN symbols s ON s.id = lexical_docs.rowid
 CROSS JOIN files f INDEXED BY files_blob ON f.blob = s.blob
-WHERE lexical_docs MATCH ? AND f.snapshot = ? AND f.flags = ''
+WHERE lexical_docs MATCH ? AND f.snapshot = ? AND f.flags = ''{{paths}}
 ORDER BY score DESC, f.path, s.line LIMIT ?"""
 # The live blobs of a snapshot not yet added, one path each (any path of a blob has its text).
 _MISSING = """SELECT f.blob, min(f.path), b.lang, b.sym_lo, b.sym_hi
@@ -88,19 +88,27 @@ STOP_WORDS = frozenset(
 
 
 def lexical_search(
-    index: RepoIndex, read: Reader, query: str, limit: int = 40
+    index: RepoIndex,
+    read: Reader,
+    query: str,
+    limit: int = 40,
+    every: bool = False,
+    paths: Sequence[str] = (),
 ) -> list[tuple[Symbol, float]]:
     """The definitions of the index's live files that best match the words of ``query`` (a
     question in plain words, identifiers welcome), best first, each with its bm25 score
-    (positive, higher is better). Builds the lexical documents of the snapshot first if needed
-    (see :func:`ensure_lexical`). Never fails on the text of ``query``; raises IndexingError
-    when the documents cannot be written."""
-    terms = query_terms(query)
+    (positive, higher is better); with ``every``, only those that have every word (stop words
+    included: for the words of an identifier, where none is idle). Builds the
+    lexical documents of the snapshot first if needed (see :func:`ensure_lexical`). Never fails
+    on the text of ``query``; raises IndexingError when the documents cannot be written. With
+    ``paths``, only the definitions in those files."""
+    terms = query_terms(query, keep_stop_words=every)
     if not terms or limit <= 0 or not fts5_available():  # without FTS5, nothing is built
         return []
     ensure_lexical(index, read)
-    match = " OR ".join(f'"{t}"' for t in terms)
-    rows = index.store.db.execute(_SEARCH, (match, index.snapshot, limit)).fetchall()
+    match = (" AND " if every else " OR ").join(f'"{t}"' for t in terms)
+    sql = _SEARCH.format(paths=f" AND f.path IN ({','.join('?' * len(paths))})" if paths else "")
+    rows = index.store.db.execute(sql, (match, index.snapshot, *paths, limit)).fetchall()
     return [(Symbol(*row[:6]), float(row[6])) for row in rows]
 
 
@@ -332,12 +340,12 @@ def _docstring(lines: Sequence[str], i: int, end: int) -> list[str]:
 # ----------------------------------------------------------------------------------- queries
 
 
-def query_terms(question: str) -> list[str]:
-    """The words of ``question`` to search for: stop words dropped, identifiers split like the
-    documents' (each term is ``\\w+``, safe inside a quoted FTS5 string)."""
+def query_terms(question: str, keep_stop_words: bool = False) -> list[str]:
+    """The words of ``question`` to search for: stop words dropped (unless kept), identifiers
+    split like the documents' (each term is ``\\w+``, safe inside a quoted FTS5 string)."""
     seen: dict[str, None] = {}
     for token in _WORD.findall(question):
         for w in split_identifier(token):
-            if w not in STOP_WORDS:
+            if keep_stop_words or w not in STOP_WORDS:
                 seen.setdefault(w, None)
     return list(seen)[:_QUERY_TERMS]
