@@ -200,6 +200,20 @@ def test_shards_of_one_run_share_one_branch_and_pull_request(world: World) -> No
     assert whole.report.kept == [Q_FAIR, Q_WMULT, Q_LOAD] and not whole.published.committed
 
 
+def test_a_branch_another_shard_created_first_is_used(world: World) -> None:
+    # Between this shard's look (no branch) and its create, another shard made the branch
+    # from main: GitHub answers 422 "Reference already exists", and the branch is used.
+    main = world.github.branches(SITE)["main"]
+    world.github.set_branch(SITE, BRANCH, main)
+    world.github.fail_next("GET", rf"/git/ref(s)?/heads/{BRANCH}$", 404)
+    published = world.run(world.config([Q_FAIR])).published
+    assert published.committed and published.opened
+    assert list(parse_document(world.faq())) == [Q_FAIR]
+    assert any(
+        method == "POST" and path.endswith("/git/refs") for method, path in world.github.requests
+    )
+
+
 def test_a_commit_that_lost_the_race_is_merged_and_retried(world: World) -> None:
     config = load_config(world.config([Q_FAIR, Q_WMULT]))
     first = run_faq(config, world.settings, world.tmp, repository=SITE, shard=(1, 2), publish=True)

@@ -13,15 +13,18 @@ from typing import Any
 import pytest
 
 from ghqa.engine import Answer, answer_question
-from ghqa.engine.context import Context, gather
+from ghqa.engine.context import Context, candidates, gather
 from ghqa.engine.router import SMALL_MODEL_SECONDS
 from ghqa.engine.trace import load_trace
 from ghqa.engine.workspace import Workspace
-from ghqa.index import RepoIndex
+from ghqa.fetch import fetch, parse_spec
+from ghqa.index import RepoIndex, build_index
 from ghqa.local.speed import Speed
+from ghqa.settings import Settings
 
 from enginekit import FAIR, all_text, index_sched, model_settings
 from fakeopenai import FakeOpenAI
+from helpers import commit_all, git
 
 CALLERS = {  # calc_delta_fair's callers in 6.12, with the line of each call
     "entity_lag": 697,
@@ -132,6 +135,52 @@ def test_a_name_a_macro_pastes_together_is_found_at_the_macro(ws: Workspace) -> 
     ctx = gather(ws, "Where is the fair_sched_class instance defined?", 4000, 0.0)
     assert any(s.path == FAIR and s.start <= 13570 <= s.end for s in ctx.spans)
     assert "DEFINE_SCHED_CLASS(fair) = {" in ctx.text
+
+
+def test_a_method_named_with_its_class_is_that_class_method(
+    tmp_path: Path, settings: Settings
+) -> None:
+    repo = tmp_path / "py"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "ser.py").write_text(
+        "class Json:\n"
+        "    def loads(self, s):\n"
+        "        return s\n"
+        "\n"
+        "class Serializer:\n"
+        "    def loads(self, s):\n"
+        "        for signer in self.iter_unsigners():\n"
+        "            return signer(s)\n"
+        "\n"
+        "    def iter_unsigners(self):\n"
+        "        yield str\n"
+    )
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "python sources")
+    index = build_index(fetch(parse_spec(str(repo), ()), settings), settings)
+    try:
+        spans, _, named = candidates(Workspace(index), "How does Serializer.loads try a signer?")
+    finally:
+        index.close()
+    assert "loads" in named
+    defined = {s.start for s in spans if s.why == "definition of loads"}
+    assert defined == {6}  # Serializer's, not Json's
+    assert any(s.start == 10 and s.why == "called by loads" for s in spans)
+
+
+def test_a_data_structure_brings_the_functions_that_use_its_type(ws: Workspace) -> None:
+    # rt_prio_array (sched.h:313) is matched by words; pick_next_rt_entity (rt.c:1706) and
+    # init_rt_rq (rt.c:65) declare one.
+    question = "Which data structure holds the RT runqueue's tasks by priority?"
+    spans, _, _ = candidates(ws, question)
+    uses = {s.start for s in spans if s.why == "uses the type rt_prio_array"}
+    assert {1706, 65} <= uses
+
+
+def test_a_function_passed_with_a_named_field_is_shown(ws: Workspace) -> None:
+    # __enqueue_entity passes __entity_less along with &cfs_rq->tasks_timeline.
+    ctx = gather(ws, "What is the tree in tasks_timeline sorted by?", 4000, 0.0)
+    assert shows(ctx, "__entity_less", ws)
 
 
 def test_a_definition_comes_with_its_comment_and_sparse_line_numbers(ws: Workspace) -> None:

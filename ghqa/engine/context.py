@@ -1,10 +1,15 @@
 """Finding the code a question is about, and packing it into a token budget.
 
-The question's identifiers are looked up in the index: a named symbol brings its definition,
+The question's identifiers are looked up in the index: a named symbol (``Class.method`` for a
+method of one class; the macro line for a name a ``DEFINE_*`` macro pastes together; for a
+function the index does not know, the definition holding all its words) brings its definition,
 the functions it calls (two levels), the macros and constants its body uses, and its call
-sites; plain words bring symbols whose names contain them and grep hits. Each candidate span
-has a score; :func:`pack` takes the best spans that fit, merges neighbours, and renders them
-with line numbers so the model can cite ``path:start-end``.
+sites, each with the function around it. Plain words bring the definitions that share the most
+of them (bm25 over the lexical index), with what those call, use and are called by; the best
+matches in files the question names ("loadavg"); names the words spell out ("the scheduler's
+tick" is ``sched_tick``); and symbols whose names contain them. Each candidate span has a
+score; :func:`pack` takes the best spans that fit, merges neighbours, and renders them with
+line numbers so the model can cite ``path:start-end``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ HEADING_TOKENS = 24
 #: A definition longer than this is shown by its head only.
 MAX_SPAN_LINES = 160
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CALLED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _TYPE_KINDS = (
     frozenset({"macro", "constant", "typedef", "enumerator", "variable"}) | CONTAINER_KINDS
 )
@@ -95,6 +101,7 @@ def _stems(word: str) -> list[str]:
     return out
 
 
+_QUALIFIED = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\b")
 _ASKS_CALLERS = re.compile(r"\b(?:calls?|called|callers?|call sites?|invokes?|invoked)\b", re.I)
 _TYPE_WORD = re.compile(r"\b(?:struct|union|enum|class|type)\s+`?([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -115,8 +122,16 @@ def candidates(ws: Workspace, question: str) -> tuple[list[Span], list[str], lis
     named: list[str] = []
     bodies: list[Symbol] = []
     used: list[str] = []
-    # Call sites come before the callees' bodies when the question asks who calls.
-    site = 6.5 if _ASKS_CALLERS.search(question) else 4.5
+    asked = _ASKS_CALLERS.search(question) is not None
+    for owner, member in _QUALIFIED.findall(question)[:4]:  # Serializer.loads: Serializer's
+        defs = [
+            d
+            for d in ws.index.definitions(member)
+            if d.path in ws.entries and (d.scope or "").split(".")[-1] == owner
+        ]
+        if defs and member not in named:
+            named.append(member)
+            _add_named(ws, member, defs, spans, bodies, 10.0, asked)
     for term in named_in(question, terms):
         defs = [d for d in ws.index.definitions(term) if d.path in ws.entries]
         defs = _pasted(ws, term) + defs
@@ -127,10 +142,10 @@ def candidates(ws: Workspace, question: str) -> tuple[list[Span], list[str], lis
                 stand_in = _stand_in(ws, term)
                 if stand_in is not None and stand_in.name not in named:
                     named.append(stand_in.name)
-                    _add_named(ws, stand_in.name, [stand_in], spans, bodies, 8.0, site)
+                    _add_named(ws, stand_in.name, [stand_in], spans, bodies, 8.0, asked)
             continue
         named.append(term)
-        _add_named(ws, term, defs, spans, bodies, 10.0, site)
+        _add_named(ws, term, defs, spans, bodies, 10.0, asked)
         if _identifier(term) and not any(
             d.kind in CALLABLE_KINDS or d.kind in CONTAINER_KINDS for d in defs
         ):
@@ -154,10 +169,13 @@ def _add_named(
     spans: list[Span],
     bodies: list[Symbol],
     score: float,
-    site: float,
+    callers_asked: bool,
 ) -> None:
     """The definitions of a symbol the question names (the bodies among them go to
-    ``bodies``), and its call sites (at ``site``), each with the function around it."""
+    ``bodies``), and its call sites, each with the function around it; when the question asks
+    who calls, the call sites come before the callees' bodies and longer callers are whole."""
+    site = 6.5 if callers_asked else 4.5
+    longest = _CALLER_LINES_ASKED if callers_asked else _CALLER_LINES
     for d in defs[:4]:
         spans.append(_definition_span(ws, d, score, f"definition of {name}"))
         if d.kind in CALLABLE_KINDS or d.kind == "macro":
@@ -165,8 +183,12 @@ def _add_named(
     for ref in ws.index.callers(name)[:12]:
         spans.append(Span(ref.path, max(1, ref.line - 2), ref.line + 2, site, f"calls {name}"))
         around = ws.enclosing(ref.path, ref.line)
-        if around is not None and around.end_line - around.line < _CALLER_LINES:
+        if around is not None and around.end_line - around.line < longest:
             spans.append(_definition_span(ws, around, 3.0, f"calls {name}"))
+
+
+#: Names of more words than this are not looked for as pasted together.
+_PASTED_PIECES = 8
 
 
 def _pasted(ws: Workspace, name: str) -> list[Symbol]:
@@ -174,6 +196,8 @@ def _pasted(ws: Workspace, name: str) -> list[Symbol]:
     word: ``DEFINE_SCHED_CLASS(fair)`` defines ``fair_sched_class``."""
     found: list[Symbol] = []
     pieces = name.split("_")
+    if len(pieces) > _PASTED_PIECES:
+        return found
     for n in range(1, len(pieces)):
         for word in ("_".join(pieces[:n]), "_".join(pieces[n:])):
             if not word:
@@ -211,6 +235,8 @@ LEXICAL_STRONG = 5
 LEXICAL_FILE = 5
 #: More files than this named by the question's words say nothing about where to look.
 _NAMED_FILES = 3
+#: Uses of a variable among the best lexical matches shown.
+_LEXICAL_USES = 16
 #: The functions around the best few lexical matches (what they call, who calls them) count.
 LEXICAL_GRAPH = 3
 
@@ -237,8 +263,9 @@ def _add_neighbours(ws: Workspace, sym: Symbol, spans: list[Span], score: float)
         spans.append(Span(ref.path, max(1, ref.line - 2), ref.line + 2, score, f"calls {sym.name}"))
 
 
-#: A caller shorter than this is shown whole.
+#: A caller shorter than this is shown whole (the longer one when the question asks who calls).
 _CALLER_LINES = 60
+_CALLER_LINES_ASKED = 120
 #: A short definition (a macro, a constant) is shown with this many lines on either side.
 _PAD_SHORT = 4
 #: At most this many lines of comment above a definition are shown with it.
@@ -278,13 +305,37 @@ def _doc_start(ws: Workspace, path: str, line: int) -> int:
     return first
 
 
-def _add_uses(ws: Workspace, names: list[str], spans: list[Span], score: float) -> None:
-    """Lines that use the fields, variables and locals the question names, each shown with
-    its neighbours (the heading names the function around them)."""
+def _add_uses(
+    ws: Workspace, names: list[str], spans: list[Span], score: float, limit: int = 16
+) -> None:
+    """Lines that use the fields, variables and locals the question names (the first
+    ``limit`` of each), each shown with its neighbours (the heading names the function around
+    them), and the functions passed along with them."""
     for name in names[:4]:
         pattern = re.compile(rf"\b{re.escape(name)}\b")
-        for hit in ws.grep(pattern, limit=16):
+        for hit in ws.grep(pattern, limit=limit):
             spans.append(Span(hit.path, max(1, hit.line - 3), hit.line + 3, score, f"uses {name}"))
+            for d in _passed(ws, hit.path, hit.line, name):
+                spans.append(_definition_span(ws, d, score, f"passed with {name}"))
+
+
+#: At most this many characters of a statement are read for the functions it passes along.
+_STATEMENT_CHARS = 400
+
+
+def _passed(ws: Workspace, path: str, line: int, name: str) -> Iterator[Symbol]:
+    """The functions named, not called, in the statement at ``line`` (it may go on over the
+    next two lines): what is passed along with ``name``, such as a comparator or ops table."""
+    try:
+        text = "\n".join(x[:_STATEMENT_CHARS] for x in ws.lines(path)[line - 1 : line + 2])
+    except FileNotReadable:
+        return
+    called = set(_CALLED.findall(text))
+    for word in dict.fromkeys(_IDENT.findall(text)):
+        if word != name and word not in called and len(word) > 2:
+            for d in ws.index.definitions(word)[:1]:
+                if d.kind in CALLABLE_KINDS and d.path in ws.entries:
+                    yield d
 
 
 def _add_lexical(ws: Workspace, question: str, spans: list[Span], weight: float) -> None:
@@ -305,17 +356,38 @@ def _add_lexical(ws: Workspace, question: str, spans: list[Span], weight: float)
         spans.append(_definition_span(ws, sym, strength, "matches the question's words"))
         if rank < LEXICAL_GRAPH and sym.kind in CALLABLE_KINDS:
             _add_neighbours(ws, sym, spans, strength / 2)
+            _add_used_names(ws, [sym], spans, strength / 2)
+        if rank < LEXICAL_GRAPH and sym.kind in CONTAINER_KINDS:
+            _add_type_users(ws, sym.name, spans, strength / 2)
+        if rank < LEXICAL_STRONG and sym.kind == "variable":
+            _add_uses(ws, [sym.name], spans, strength / 2, limit=_LEXICAL_USES)
         if rank < LEXICAL_STRONG and sym.kind not in CALLABLE_KINDS:
             for other in ws.index.definitions(sym.name)[1:3]:  # its declarations elsewhere
                 if other.path in ws.entries and (other.path, other.line) != (sym.path, sym.line):
                     spans.append(_definition_span(ws, other, strength / 2, f"declares {sym.name}"))
 
 
+def _add_type_users(ws: Workspace, name: str, spans: list[Span], score: float) -> None:
+    """The functions that declare something of type ``name`` (what works on a data
+    structure), whole when short, else the line with its neighbours."""
+    for ref in ws.index.references(name, kind="type")[:12]:
+        around = ws.enclosing(ref.path, ref.line)
+        if (
+            around is not None
+            and around.kind in CALLABLE_KINDS
+            and (around.end_line - around.line < _CALLER_LINES)
+        ):
+            spans.append(_definition_span(ws, around, score, f"uses the type {name}"))
+        else:
+            spans.append(Span(ref.path, max(1, ref.line - 3), ref.line + 3, score, f"uses {name}"))
+
+
 def _add_spelled(ws: Workspace, question: str, named: list[str], spans: list[Span]) -> None:
     """Definitions the question names in words: every word of the name is a word of the
-    question, or an abbreviation of one ("the scheduler's tick" is ``sched_tick``)."""
-    words = {stem for token in _IDENT.findall(question) for w in split_identifier(token)
-             for stem in _stems(w)}  # fmt: skip
+    question's prose (not of the names it writes as code), or an abbreviation of one ("the
+    scheduler's tick" is ``sched_tick``)."""
+    words = {stem for token in _IDENT.findall(question) if not _identifier(token)
+             for w in split_identifier(token) for stem in _stems(w)}  # fmt: skip
     for sym in ws.spelled(words):
         if sym.name not in named:
             score = STRONG + 2.0 * (len(split_identifier(sym.name)) - 1)

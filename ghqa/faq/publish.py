@@ -159,7 +159,11 @@ class Publisher:
         try:
             ref = self.repo.get_git_ref(f"heads/{self.config.branch}")
         except UnknownObjectException:
-            self.repo.create_git_ref(f"refs/heads/{self.config.branch}", head)
+            try:
+                self.repo.create_git_ref(f"refs/heads/{self.config.branch}", head)
+            except GithubException as exc:
+                if exc.status != 422:  # 422: another shard created it meanwhile, from the base
+                    raise
             return
         if ref.object.sha == head:
             return
