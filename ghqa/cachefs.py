@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, shared: bool = False) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
 
+    A cache file is private to its user (0600); a ``shared`` one (a FAQ, a report: files meant
+    for a repository) gets the mode any new file gets under the umask, as ``open`` would.
     The temporary file is named after the writing process; one left by a process that died
     (killed half way) is removed by the next write of the same file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -22,6 +24,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
     )
     try:
+        if shared:
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -32,6 +36,17 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.unlink(tmp)
         raise
     _remove_orphans(path)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: set and restore (not atomic across threads)
+    os.umask(mask)
+    return mask
 
 
 def _remove_orphans(path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -19,6 +20,9 @@ from .settings import Settings, resolve_with_sources
 from .web.command import serve_command
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The exit status of an answer that is printed but partial (a time-out, a budget reached).
+EXIT_PARTIAL = 3
 
 SYMBOL_KINDS = (
     "function", "method", "constructor", "class", "struct", "union", "enum", "enumerator",
@@ -227,6 +231,12 @@ def ask(
     if len(words) < 2:
         raise click.UsageError('give a repository and a question, e.g. ghqa owner/name "how ...?"')
     repo, *paths, question = words
+    if _looks_like_path(repo, question):
+        shown = " ".join([repo, *paths, question])
+        raise click.UsageError(
+            f'the question is missing ("{question}" is a path); put it last, in quotes: '
+            f'ghqa {shown} "how does ... work?"'
+        )
     if question == "-":
         question = sys.stdin.read()
     settings = Settings.resolve(
@@ -248,8 +258,28 @@ def ask(
     _print_answer(answer, as_json)
     if answer.strategy == "none":
         raise NoAnswer(answer.reason or "no model")
-    if answer.partial and not quiet:
-        click.echo(f"ghqa: partial answer: {answer.reason}", err=True)
+    if answer.partial:
+        if not quiet:
+            click.echo(f"ghqa: partial answer: {answer.reason}", err=True)
+        raise click.exceptions.Exit(EXIT_PARTIAL)
+
+
+def _looks_like_path(repo: str, word: str) -> bool:
+    """Whether the last word of ``ghqa REPO [PATH]... QUESTION`` is a path, not a question: a
+    path of a local repository, or one word of path characters with a ``/`` or a file's
+    extension in it (``kernel/sched``, ``fair.c``)."""
+    if not word or word == "-" or any(c.isspace() for c in word) or word.endswith("?"):
+        return False
+    local = Path(repo.removeprefix("file://"))
+    if local.is_dir() and (local / word).exists():
+        return True
+    return _PATHLIKE.fullmatch(word) is not None and (
+        "/" in word or _EXTENSION.search(word) is not None
+    )
+
+
+_PATHLIKE = re.compile(r"[\w.\-/]+")
+_EXTENSION = re.compile(r"\w\.[A-Za-z][A-Za-z0-9]{0,4}$")
 
 
 class NoAnswer(GhqaError):

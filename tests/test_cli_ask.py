@@ -111,7 +111,7 @@ def test_rlm_strategy_with_two_models_and_budgets(repo: str) -> None:
         assert data["usage"]["models"] == {"big": 2, "small": 1}
         limited = ghqa(repo, "kernel/sched", QUESTION, "-s", "rlm", "--max-calls", "1",
                        "--no-cache", env=env)  # fmt: skip
-    assert limited.returncode == 0
+    assert limited.returncode == 3  # printed, but partial
     assert "partial answer: the limit of 1 model calls was reached" in limited.stderr
     assert "PARTIAL" in limited.stdout.strip().splitlines()[-1]
 
@@ -318,5 +318,16 @@ def test_budget_options(
 ) -> None:
     env = model_env(server, GHQA_PRICE="1,1")
     args = [repo, "kernel/sched", QUESTION, "--json", "-q", "-s", "direct", option, value]
-    data = json.loads(ghqa(*args, "--no-cache", env=env).stdout)
+    proc = ghqa(*args, "--no-cache", env=env)
+    data = json.loads(proc.stdout)
     assert data["partial"] and reason in data["reason"]
+    assert proc.returncode == 3
+
+
+@pytest.mark.parametrize("last", ["kernel/sched", "kernel/sched/fair.c", "COPYING"])
+def test_a_missing_question_is_said_with_the_usage_line(repo: str, last: str) -> None:
+    proc = ghqa(repo, last)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("Usage: ghqa ask ")
+    assert f'the question is missing ("{last}" is a path)' in proc.stderr
+    assert ghqa(repo, "kernel/sched", "fair.c").returncode == 2  # two paths, no question

@@ -4,7 +4,9 @@ re-answer only what the code changed under."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +111,24 @@ def test_a_deleted_cited_file_is_reanswered_or_marked_stale(setup: Any) -> None:
 
 def test_dry_run_writes_nothing(setup: Any) -> None:
     _, site, config, settings, server = setup
-    report = build_faq(config, settings, site, dry_run=True)
+    said: list[str] = []
+    report = build_faq(config, settings, site, lambda _s, m, **_: said.append(m), dry_run=True)
     assert report.added == list(QUESTIONS) and not (site / "docs/FAQ.md").exists()
     assert server.requests == []
+    assert f"would answer: {list(QUESTIONS)[0]}" in said
+    assert not any(m.startswith("answering") for m in said)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_the_faq_file_gets_the_mode_the_umask_gives(setup: Any, umask: int) -> None:
+    _, site, config, settings, _ = setup
+    old = os.umask(umask)
+    try:
+        build_faq(config, settings, site)
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((site / "docs/FAQ.md").stat().st_mode)
+    assert mode == 0o666 & ~umask
 
 
 def test_bad_config_is_one_clear_error(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def write_report(run: EvalRun, summary: Summary, path: Path, command: str) -> st
     image = path.with_suffix(".png")
     note = write_plot(summary, image)
     text = markdown_report(run, summary, command, None if note else image.name)
-    atomic_write(path, text.encode())
+    atomic_write(path, text.encode(), shared=True)
     return note
 
 

@@ -249,7 +249,7 @@ def build_faq(
                 entries.append(old)
                 report.kept.append(question)
                 continue
-            reporter("faq", f"answering: {question}")
+            reporter("faq", f"{'would answer' if dry_run else 'answering'}: {question}")
             safe = functools.partial(_safe, settings=settings)
             entry = _answer(ask, ws, question, slugs[question], old, report, dry_run, safe)
             entries.append(dataclasses.replace(entry, source=sources.get(question)))
@@ -263,7 +263,7 @@ def build_faq(
     report.text = render_document(title, entries, mined_since)
     report.changed = report.text != old_text
     if report.changed and not dry_run:
-        atomic_write(out, report.text.encode("utf-8"))
+        atomic_write(out, report.text.encode("utf-8"), shared=True)
     return report
 
 
