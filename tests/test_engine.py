@@ -305,6 +305,35 @@ def test_rlm_asks_again_when_no_citation_verifies(index: RepoIndex, cache: Path)
     assert answer.citations and not answer.partial
 
 
+def test_rlm_refuses_a_placeholder_once_then_ends_partial(index: RepoIndex, cache: Path) -> None:
+    placeholder = submit("Your answer here", [f"{FAIR}:259-284"])
+    script = [run_python("print(1/0)"), placeholder, placeholder]
+    with FakeOpenAI(script) as server:
+        answer = ask(index, server, cache, strategy="rlm")
+        refused = last_user_text(server.requests[2])
+        assert not server.unexpected and len(server.requests) == 3  # no extraction call
+    assert "cannot be accepted: no code cell has run without an error" in refused
+    assert answer.partial and "the submitted answer was refused" in (answer.reason or "")
+    assert "Your answer here" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        (submit("Your answer here", [f"{FAIR}:289-295"]), "it is a placeholder"),
+        (submit("It is in core.c, in a table.", ["kernel/sched/core.c:10023-10039"]),
+         "it cites lines the code never read (kernel/sched/core.c:10023-10039)"),
+    ],
+)  # fmt: skip
+def test_rlm_refuses_a_placeholder_or_unread_citations_then_accepts(
+    index: RepoIndex, cache: Path, bad: Reply, why: str
+) -> None:
+    with FakeOpenAI([EXPLORE[0], bad, EXPLORE[3]]) as server:
+        answer = ask(index, server, cache, strategy="rlm")
+        assert why in last_user_text(server.requests[2])
+    assert not answer.partial and answer.text.startswith(GOOD_ANSWER[:20])
+
+
 def test_rlm_cell_errors_go_back_to_the_model(index: RepoIndex, cache: Path) -> None:
     script = [
         run_python("print(1/0)"),
@@ -535,12 +564,13 @@ def test_rlm_truncated_tool_call_is_reported_and_the_run_goes_on(
 
 
 def test_rlm_stops_after_consecutive_errors(index: RepoIndex, cache: Path) -> None:
-    script = [run_python("1/0")] * 3 + ["I could not get the code to run."]
+    script = [run_python("1/0")] * 3
     with FakeOpenAI(script) as server:
         answer = ask(index, server, cache, strategy="rlm", max_errors=3)
-        assert len(server.requests) == 4 and not server.unexpected
-        assert "out of steps" in last_user_text(server.requests[3])
+        # No last call for an answer: no cell ran, so nothing was read to answer from.
+        assert len(server.requests) == 3 and not server.unexpected
     assert answer.partial and "3 failed turns in a row" in (answer.reason or "")
+    assert answer.text.startswith("No answer was reached")
 
 
 def test_rlm_wall_clock_limit_gives_a_partial_answer(index: RepoIndex, cache: Path) -> None:

@@ -103,6 +103,11 @@ None of your citations could be verified against the code:
 {problems}
 Submit again with citations to lines you have read (path:start-end, numbers from repo.read)."""
 
+REFUSED_SUBMIT = """\
+Read the code the question is about first (for example `print(repo.definition(...))` or \
+`print(repo.read(path, start, end))`), then submit your own answer with citations to lines you \
+read. A second refusal ends the run without an answer."""
+
 EXTRACT_USER = """\
 You are out of steps ({reason}). Using only what the code above showed, write the best \
 answer you can to the question now, in Markdown, with `path:start-end` citations. Say what \

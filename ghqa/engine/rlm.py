@@ -9,6 +9,7 @@ the index and the model client, inside the budget.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from importlib import resources
 from typing import Any
@@ -63,7 +64,15 @@ class Host:
         self.run = run
         self.parent = parent
         self.read: list[tuple[str, int, int]] = []
+        self.whole: set[str] = set()  # files whose whole text the code fetched
         self.sub_calls = 0
+
+    def has_read(self, citation: Citation) -> bool:
+        """Whether the run's code read any line of ``citation``."""
+        return citation.path in self.whole or any(
+            p == citation.path and s <= citation.end and citation.start <= e
+            for p, s, e in self.read
+        )
 
     def __call__(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         ws = self.run.ws
@@ -72,7 +81,9 @@ class Host:
                 return [[p, ws.entries[p].size, ws.entries[p].lang] for p in ws.readable]
             if name == "repo.text":
                 path = ws.resolve(str(args[0]))
-                return [path, ws.text(path)]
+                text = ws.text(path)
+                self.whole.add(path)
+                return [path, text]
             if name == "repo.note_read":
                 span = (ws.resolve(str(args[0])), int(args[1]), int(args[2]))
                 self.read.append(span)
@@ -188,6 +199,10 @@ class Loop:
         self.submission: dict[str, Any] | None = None
         self.last_draft: str | None = None
         self.pending_feedback: str | None = None
+        self.cells_ok = 0
+        self.refused = False  # a submission was refused once; the next refusal ends the run
+        self.stop_reason = ""
+        self.host: Host | None = None
 
     def system_message(self) -> Message:
         protocol = prompts.TOOLS_PROTOCOL if self.use_tools else prompts.TEXT_PROTOCOL
@@ -216,7 +231,7 @@ class Loop:
         run = self.run
         limits = SandboxLimits(cell_timeout=run.settings.cell_timeout)
         step = run.trace.event("strategy", name="rlm", tools=self.use_tools)
-        host = Host(run, step)
+        host = self.host = Host(run, step)
         self.start_messages()
         with Sandbox(host, limits, prelude=prelude_source()) as box:
             run.trace.event("sandbox", step, layers=sorted(box.layers))
@@ -257,10 +272,10 @@ class Loop:
                     return f"{self.errors} failed turns in a row (last: {exc})"
                 continue
             done = self._handle(reply, box, turn)
+            if done:
+                return self.stop_reason
             if self.errors >= run.budget.limits.max_errors:
                 return f"{self.errors} failed turns in a row"
-            if done:
-                return ""
 
     def _handle(self, reply: Completion, box: Sandbox, turn: int) -> bool:
         """Act on one reply; True when the run is over."""
@@ -332,6 +347,7 @@ class Loop:
             self.errors += 1
         else:
             self.errors = 0
+            self.cells_ok += 1
         run.trace.event(
             "cell",
             turn,
@@ -360,6 +376,12 @@ class Loop:
             feedback = prompts.EARLY_SUBMIT
         elif not answer:
             feedback = "The answer was empty. Submit the answer text with its citations."
+        elif (refusal := self._refusal(answer, cites)) is not None:
+            if self.refused:
+                self.stop_reason = f"the submitted answer was refused: {refusal}"
+                return True  # ends the run, partial, without this submission
+            self.refused = True
+            feedback = f"This answer cannot be accepted: {refusal}. {prompts.REFUSED_SUBMIT}"
         else:
             self.last_draft = answer
             verified, dropped = self.run.verify(cites)
@@ -378,6 +400,18 @@ class Loop:
             self.pending_feedback = feedback
         return False
 
+    def _refusal(self, answer: str, cites: list[Citation]) -> str | None:
+        """Why a submission is refused outright: no code cell ran without an error, the answer
+        is a template's placeholder, or it cites lines the run never read."""
+        if self.cells_ok == 0:
+            return "no code cell has run without an error, so nothing was read"
+        if _PLACEHOLDER.search(answer) or len(_WORDS.findall(answer)) < 3:
+            return "it is a placeholder, not an answer"
+        unread = [c.label for c in cites if self.host is not None and not self.host.has_read(c)]
+        if unread and len(unread) == len(cites):
+            return f"it cites lines the code never read ({', '.join(unread[:4])})"
+        return None
+
     def _draft_from_submission(self, sub: dict[str, Any]) -> Draft:
         cites: list[Citation] = sub["citations"]
         return Draft(sub["answer"], citations=cites)
@@ -386,7 +420,7 @@ class Loop:
         """The best answer when the loop ended without an accepted submission."""
         reason = reason or "the model stopped without submitting an answer"
         text = self.last_draft
-        if text is None and self.ran_code:
+        if text is None and self.cells_ok:  # something was read: one last call to say it
             text = self._extract(reason)
         read = [Citation(p, s, e) for p, s, e in host.read[-8:]]
         if not text:
@@ -423,6 +457,15 @@ class Loop:
             else:
                 out.append(m)
         return out
+
+
+#: What template answers look like ("Your answer here", "<answer>", "TODO", "...").
+_PLACEHOLDER = re.compile(
+    r"\A\W*(?:your answer(?: here| goes here)?|answer(?: here)?|<[^>\n]{0,40}>|"
+    r"todo|tbd|placeholder|lorem ipsum\b.*|\.\.\.|…)\W*\Z|\byour answer (?:here|goes here)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_WORDS = re.compile(r"\w+")
 
 
 def answer_rlm(run: Run) -> Draft:
